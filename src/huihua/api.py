@@ -1,0 +1,158 @@
+"""One thin handler per endpoint: checked request → one service call → reply.
+
+Each handler gets the parsed body (its field errors not yet raised, see validation.py) and
+returns the reply, as a struct or as already-encoded JSON. :data:`ENDPOINTS` lists them with
+their request and reply schemas, for routing and for ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from huihua import schemas as s
+from huihua import service
+from huihua import validation as v
+from huihua.config import Settings
+from huihua.errors import Envelope
+from huihua.store import Store
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a handler works with: the settings and the open store."""
+
+    settings: Settings
+    store: Store
+
+
+Reply = bytes | msgspec.Struct
+Handler = Callable[[Context, v.Parsed], Awaitable[Reply]]
+
+
+def _write_call(path: str, parsed: v.Parsed, request: Any) -> service.WriteCall:
+    client_rid = request.get("request_id") if isinstance(request, dict) else request.request_id
+    return service.WriteCall(
+        path=path,
+        request_id=parsed.request_id,
+        client_request_id=client_rid,
+        request=request,
+    )
+
+
+async def add_user(ctx: Context, parsed: v.Parsed) -> Reply:
+    raw = parsed.fields()
+    inp = v.check_add_user(ctx.settings, raw)
+    return await service.add_user(ctx.store, _write_call("/add_user", parsed, raw), inp)
+
+
+async def query_user_info(ctx: Context, parsed: v.Parsed) -> Reply:
+    req = parsed.fields()
+    v.check_user_only(ctx.settings, req)
+    return await service.query_user_info(ctx.store, parsed.request_id, req.user_id)
+
+
+async def add_chat(ctx: Context, parsed: v.Parsed) -> Reply:
+    req = parsed.fields()
+    inp = v.check_add_chat(ctx.settings, req)
+    return await service.add_chat(ctx.store, _write_call("/add_chat", parsed, req), inp)
+
+
+async def query_session_names(ctx: Context, parsed: v.Parsed) -> Reply:
+    req = parsed.fields()
+    limit, after = v.check_session_names(ctx.settings, req)
+    return await service.query_session_names(
+        ctx.store, parsed.request_id, req.user_id, limit, after
+    )
+
+
+async def query_session_info(ctx: Context, parsed: v.Parsed) -> Reply:
+    req = parsed.fields()
+    limit, before_seq = v.check_session_info(ctx.settings, req)
+    return await service.query_session_info(
+        ctx.store, parsed.request_id, req.user_id, req.session_id, limit, before_seq
+    )
+
+
+async def delete_specific_session(ctx: Context, parsed: v.Parsed) -> Reply:
+    req = parsed.fields()
+    v.check_user_session(ctx.settings, req)
+    call = _write_call("/delete_specific_session", parsed, req)
+    return await service.delete_specific_session(ctx.store, call, req.user_id, req.session_id)
+
+
+async def delete_sessions(ctx: Context, parsed: v.Parsed) -> Reply:
+    req = parsed.fields()
+    v.check_user_only(ctx.settings, req)
+    call = _write_call("/delete_sessions", parsed, req)
+    return await service.delete_sessions(ctx.store, call, req.user_id)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A POST endpoint: its path, what it takes and gives, and its handler."""
+
+    path: str
+    summary: str
+    request: type[s.Request]
+    reply: type[Envelope]
+    handler: Handler
+    # Decode the body into ``request`` (False: as a plain object, for add_user).
+    strict: bool = True
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "/add_user",
+        "Create a user, or update the fields given (further profile fields are kept).",
+        s.AddUserRequest,
+        s.AddUserReply,
+        add_user,
+        strict=False,
+    ),
+    Endpoint(
+        "/query_user_info",
+        "A user's profile, further fields at top level.",
+        s.QueryUserInfoRequest,
+        s.UserInfoReply,
+        query_user_info,
+    ),
+    Endpoint(
+        "/add_chat",
+        "Append one message to a session, creating the session when needed.",
+        s.AddChatRequest,
+        s.AddChatReply,
+        add_chat,
+    ),
+    Endpoint(
+        "/query_session_names",
+        "The user's sessions, most recently active first, by keyset pages.",
+        s.QuerySessionNamesRequest,
+        s.SessionNamesReply,
+        query_session_names,
+    ),
+    Endpoint(
+        "/query_session_info",
+        "The newest messages of a session (oldest first), paged with before_seq.",
+        s.QuerySessionInfoRequest,
+        s.SessionInfoReply,
+        query_session_info,
+    ),
+    Endpoint(
+        "/delete_specific_session",
+        "Delete one session and its messages.",
+        s.DeleteSpecificSessionRequest,
+        Envelope,
+        delete_specific_session,
+    ),
+    Endpoint(
+        "/delete_sessions",
+        "Delete every session of a user; the user stays.",
+        s.DeleteSessionsRequest,
+        s.DeleteSessionsReply,
+        delete_sessions,
+    ),
+)
