@@ -126,7 +126,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             context.pop("ctx", None)
-            await asyncio.get_running_loop().run_in_executor(None, store.close)
+            store.close()
 
     async def healthz(request: Request) -> Response:
         store = context["ctx"].store

@@ -210,7 +210,7 @@ async def query_session_info(
             raise NotFound(SESSION_NOT_FOUND)
         return session, q.list_messages(conn, user_id, session_id, limit + 1, before_seq)
 
-    session, rows = await store.read(read, long=limit > 100)
+    session, rows = await store.read(read)
     more = len(rows) > limit
     chats = [
         ChatOut(

@@ -3,12 +3,14 @@
 A use case is a plain function of a connection. ``write`` runs it in a transaction and
 returns only after that transaction committed; ``read`` runs it in a read transaction.
 
-- SQLite: one writer thread owns the only write connection and commits in groups. Writes
-  that arrive while it works wait in a queue; it takes them all (up to
-  ``group_commit_max``), runs each in a savepoint of one ``BEGIN IMMEDIATE`` transaction
-  (so one failure leaves the others whole), commits once — one fsync for the lot — and
-  only then hands every result back. Short reads run inline on the event loop on their own
-  connection (WAL: readers never wait for the writer); long ones run on a thread.
+- SQLite: group commit on the one write connection. Writes that arrive while a group is
+  being committed wait; the next group takes them all (up to ``group_commit_max``) and runs
+  each in a savepoint of one ``BEGIN IMMEDIATE`` transaction (so one failure leaves the
+  others whole). The statements run on the event loop — a thread would pay a GIL hand-off
+  per statement — and the COMMIT, one fsync for the whole group, runs on a thread while the
+  loop goes on parsing the next requests. Only after it returns is any reply sent. Short
+  reads run inline on their own connection (WAL: readers never wait for the writer); long
+  ones on a thread.
 - PostgreSQL, MySQL/MariaDB: each call runs on a worker thread with a pooled connection,
   never on the event loop. A transaction that fails for a serialization failure, a deadlock
   (Galera reports a certification conflict at COMMIT as one) or a concurrent insert of the
@@ -18,10 +20,9 @@ returns only after that transaction committed; ``read`` runs it in a read transa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import queue
 import random
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -78,44 +79,49 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 
 
 class SqliteRunner:
-    """Group commit on one writer thread; inline short reads."""
+    """Group commit: statements on the event loop, the COMMIT (the fsync) on a thread."""
 
     def __init__(self, write_engine: Engine, read_engine: Engine, group_max: int) -> None:
         self._write_engine = write_engine
         self._read_engine = read_engine
         self._group_max = group_max
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._inline: Connection | None = None
-        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="huihua-read")
-        self._thread = threading.Thread(target=self._writer, name="huihua-writer", daemon=True)
-        self._thread.start()
+        self._pending: list[tuple[UnitOfWork[Any], asyncio.Future[Any]]] = []
+        self._busy = False  # a group is being run or committed
+        self._writer: Connection | None = None
+        self._reader: Connection | None = None
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="huihua-commit")
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="huihua-read")
 
     async def write(self, fn: UnitOfWork[T]) -> T:
         """Run ``fn`` in the next group's transaction; return once that group committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((fn, future, loop))
+        self._pending.append((fn, future))
+        if not self._busy:
+            self._busy = True
+            loop.call_soon(self._run_group)  # let the writes parsed this turn join the group
         return await future
 
     async def read(self, fn: UnitOfWork[T], *, long: bool = False) -> T:
-        """Run ``fn`` in a read transaction: inline when short, on a thread when ``long``."""
+        """Run ``fn`` in a read transaction: inline (a short indexed read costs less than a
+        thread hop), or on a thread when ``long``."""
         if long:
             return await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._read_on_thread, fn
+                self._threads, self._read_on_thread, fn
             )
-        if self._inline is None:
-            self._inline = self._read_engine.connect()
+        if self._reader is None:
+            self._reader = self._read_engine.connect()
         try:
-            with self._inline.begin():
-                return fn(self._inline)
+            with self._reader.begin():
+                return fn(self._reader)
         except HuihuaError:
             raise
         except Exception as error:
-            self._inline.invalidate()
-            self._inline.close()
-            self._inline = None
+            self._reader.invalidate()
+            self._reader.close()
+            self._reader = None
             if is_unavailable(error):
-                raise StorageUnavailable(UNAVAILABLE) from error
+                raise _as_unavailable(error) from error
             raise
 
     def _read_on_thread(self, fn: UnitOfWork[T]) -> T:
@@ -123,85 +129,96 @@ class SqliteRunner:
             with self._read_engine.connect() as conn, conn.begin():
                 return fn(conn)
         except sa_exc.OperationalError as error:
-            raise StorageUnavailable(UNAVAILABLE) from error
+            raise _as_unavailable(error) from error
 
-    def _writer(self) -> None:
-        conn: Connection | None = None
-        while True:
-            item = self._queue.get()
-            if item is None:
-                break
-            batch = [item]
-            while len(batch) < self._group_max:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)  # stop after this batch
-                    break
-                batch.append(more)
-            if conn is None:
-                try:
-                    conn = self._write_engine.connect()
-                except Exception as error:
-                    self._answer(batch, [(False, _as_unavailable(error))] * len(batch))
-                    continue
-            outcomes = self._run_group(conn, [fn for fn, _, _ in batch])
-            if any(not ok and isinstance(v, StorageUnavailable) for ok, v in outcomes):
-                conn.invalidate()
-                conn.close()
-                conn = None
-            self._answer(batch, outcomes)
-        if conn is not None:
-            conn.close()
-
-    @staticmethod
-    def _answer(batch: list[Any], outcomes: list[tuple[bool, Any]]) -> None:
-        for (_, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, future, ok, value)
-
-    @staticmethod
-    def _run_group(conn: Connection, fns: list[UnitOfWork[Any]]) -> list[tuple[bool, Any]]:
-        outcomes: list[tuple[bool, Any]] = []
-        single = len(fns) == 1
+    def _run_group(self) -> None:
+        group = self._pending[: self._group_max]
+        del self._pending[: self._group_max]
         try:
-            with conn.begin():
-                for fn in fns:
-                    if single:
-                        try:
-                            outcomes.append((True, fn(conn)))
-                        except HuihuaError as error:
-                            outcomes.append((False, error))
-                            raise
-                        continue
-                    savepoint = conn.begin_nested()
-                    try:
-                        value = fn(conn)
-                    except Exception as error:
-                        savepoint.rollback()
-                        if is_unavailable(error):
-                            error = _as_unavailable(error)
-                        outcomes.append((False, error))
-                    else:
-                        savepoint.commit()
-                        outcomes.append((True, value))
-        except HuihuaError:
-            pass  # a lone use case refused: its transaction rolled back, nothing else in it
+            if self._writer is None:
+                self._writer = self._write_engine.connect()
+            transaction = self._writer.begin()  # BEGIN IMMEDIATE
         except Exception as error:
-            # The transaction itself failed (at BEGIN, at COMMIT, or a lone use case):
-            # nothing of the group was committed, so nobody is told otherwise.
-            failure = _as_unavailable(error) if is_unavailable(error) else error
-            return [(False, failure)] * len(fns)
+            self._drop_writer()
+            self._finish(group, [(False, _failure(error))] * len(group))
+            return
+        try:
+            outcomes = self._run_each(self._writer, [fn for fn, _ in group])
+        except Exception as error:  # a savepoint could not be rolled back: drop it all
+            self._drop_writer()
+            self._finish(group, [(False, _failure(error))] * len(group))
+            return
+        if not any(ok for ok, _ in outcomes):
+            try:
+                transaction.rollback()  # nothing to keep: no fsync
+            except Exception as error:
+                self._drop_writer()
+                outcomes = [(False, _failure(error))] * len(group)
+            self._finish(group, outcomes)
+            return
+        loop = asyncio.get_running_loop()
+        committing = loop.run_in_executor(self._committer, transaction.commit)
+        committing.add_done_callback(lambda done: self._committed(group, outcomes, done))
+
+    @staticmethod
+    def _run_each(conn: Connection, fns: list[UnitOfWork[Any]]) -> list[tuple[bool, Any]]:
+        if len(fns) == 1:  # alone in its transaction: no savepoint needed
+            try:
+                return [(True, fns[0](conn))]
+            except Exception as error:
+                return [(False, _failure(error))]
+        outcomes: list[tuple[bool, Any]] = []
+        for fn in fns:
+            savepoint = conn.begin_nested()
+            try:
+                value = fn(conn)
+            except Exception as error:
+                savepoint.rollback()  # this write only; the others of the group stay
+                outcomes.append((False, _failure(error)))
+            else:
+                savepoint.commit()
+                outcomes.append((True, value))
         return outcomes
 
+    def _committed(
+        self,
+        group: list[tuple[UnitOfWork[Any], asyncio.Future[Any]]],
+        outcomes: list[tuple[bool, Any]],
+        done: asyncio.Future[None],
+    ) -> None:
+        error = done.exception()
+        if error is not None:
+            # Nothing of the group was committed, so nobody in it is told otherwise.
+            self._drop_writer()
+            outcomes = [(False, _failure(error))] * len(group)
+        self._finish(group, outcomes)
+
+    def _finish(
+        self,
+        group: list[tuple[UnitOfWork[Any], asyncio.Future[Any]]],
+        outcomes: list[tuple[bool, Any]],
+    ) -> None:
+        for (_, future), (ok, value) in zip(group, outcomes, strict=True):
+            _settle(future, ok, value)
+        if self._pending:
+            asyncio.get_running_loop().call_soon(self._run_group)
+        else:
+            self._busy = False
+
+    def _drop_writer(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.invalidate()
+                self._writer.close()
+            self._writer = None
+
     def close(self) -> None:
-        """Finish the queued writes, then release every connection."""
-        self._queue.put(None)
-        self._thread.join(timeout=30)
-        if self._inline is not None:
-            self._inline.close()
-        self._executor.shutdown(wait=True)
+        """Release every connection (the server has finished its requests by now)."""
+        self._committer.shutdown(wait=True)
+        self._threads.shutdown(wait=True)
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                conn.close()
         self._write_engine.dispose()
         self._read_engine.dispose()
 
@@ -245,6 +262,11 @@ class PooledRunner:
         """Release every connection."""
         self._executor.shutdown(wait=True)
         self._engine.dispose()
+
+
+def _failure(error: BaseException) -> BaseException:
+    """Return what a failed use case answers: its own error, or ok 8 for the store's."""
+    return _as_unavailable(error) if is_unavailable(error) else error
 
 
 def _as_unavailable(error: BaseException) -> StorageUnavailable:
