@@ -127,8 +127,8 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
         env |= {"HUIHUA_DATABASE_URL": url, "HUIHUA_LOG_LEVEL": "warning"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "huihua", "serve", "--port", str(self.port)]
-            + ["--workers", str(workers)],
+            [sys.executable, "-m", "huihua", "serve", "--port", str(self.port), "--workers"]
+            + [str(workers)],
             env=env,
             cwd=workdir,
             stdout=subprocess.DEVNULL,
@@ -201,7 +201,7 @@ def seed(url: str, base: str) -> dict[str, str]:
                     "user_id": "reader",
                     "session_id": "s50",
                     "role": role,
-                    "msg": MSG * 6,
+                    "msg": MSG * 2,  # 50 messages make a reply of about 10 KB
                     "meta": {"model": "bench", "n": n},
                 },
             )
@@ -317,8 +317,8 @@ def growth(url: str) -> None:
 def wrk(base: str, script: str, env: dict[str, str], seconds: int, connections: int) -> Any:
     """Run wrk against the server; return its JSON summary."""
     result = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
-        + ["-s", str(LUA / script), base],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s"]
+        + [str(LUA / script), base],
         env=os.environ | env | {"BENCH_LUA_DIR": str(LUA)},
         capture_output=True,
         text=True,
@@ -403,7 +403,9 @@ def bench_store(kind: str, args: Any, workdir: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stores", default="sqlite", help="comma-separated: sqlite,postgresql,mysql")
+    parser.add_argument(
+        "--stores", default="sqlite", help="comma-separated: sqlite,postgresql,mysql"
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--server-workers", type=int, default=2, help="workers on PG/MySQL")

@@ -44,49 +44,43 @@ def _write_call(path: str, parsed: v.Parsed, request: Any) -> service.WriteCall:
 
 
 async def add_user(ctx: Context, parsed: v.Parsed) -> Reply:
-    raw = parsed.fields()
-    inp = v.check_add_user(ctx.settings, raw)
-    return await service.add_user(ctx.store, _write_call("/add_user", parsed, raw), inp)
+    inp = v.check_add_user(ctx.settings, parsed)
+    call = _write_call("/add_user", parsed, parsed.data)
+    return await service.add_user(ctx.store, call, inp)
 
 
 async def query_user_info(ctx: Context, parsed: v.Parsed) -> Reply:
-    req = parsed.fields()
-    v.check_user_only(ctx.settings, req)
+    req = v.check_user_only(ctx.settings, parsed)
     return await service.query_user_info(ctx.store, parsed.request_id, req.user_id)
 
 
 async def add_chat(ctx: Context, parsed: v.Parsed) -> Reply:
-    req = parsed.fields()
-    inp = v.check_add_chat(ctx.settings, req)
-    return await service.add_chat(ctx.store, _write_call("/add_chat", parsed, req), inp)
+    inp = v.check_add_chat(ctx.settings, parsed)
+    return await service.add_chat(ctx.store, _write_call("/add_chat", parsed, parsed.data), inp)
 
 
 async def query_session_names(ctx: Context, parsed: v.Parsed) -> Reply:
-    req = parsed.fields()
-    limit, after = v.check_session_names(ctx.settings, req)
+    req, limit, after = v.check_session_names(ctx.settings, parsed)
     return await service.query_session_names(
         ctx.store, parsed.request_id, req.user_id, limit, after
     )
 
 
 async def query_session_info(ctx: Context, parsed: v.Parsed) -> Reply:
-    req = parsed.fields()
-    limit, before_seq = v.check_session_info(ctx.settings, req)
+    req, limit, before_seq = v.check_session_info(ctx.settings, parsed)
     return await service.query_session_info(
         ctx.store, parsed.request_id, req.user_id, req.session_id, limit, before_seq
     )
 
 
 async def delete_specific_session(ctx: Context, parsed: v.Parsed) -> Reply:
-    req = parsed.fields()
-    v.check_user_session(ctx.settings, req)
+    req = v.check_user_session(ctx.settings, parsed)
     call = _write_call("/delete_specific_session", parsed, req)
     return await service.delete_specific_session(ctx.store, call, req.user_id, req.session_id)
 
 
 async def delete_sessions(ctx: Context, parsed: v.Parsed) -> Reply:
-    req = parsed.fields()
-    v.check_user_only(ctx.settings, req)
+    req = v.check_user_only(ctx.settings, parsed)
     call = _write_call("/delete_sessions", parsed, req)
     return await service.delete_sessions(ctx.store, call, req.user_id)
 

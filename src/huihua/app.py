@@ -169,8 +169,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed, Exception: internal},
     )
+    app.router.redirect_slashes = False  # "/add_chat/" is an unknown path, not a redirect
+    return app

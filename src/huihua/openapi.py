@@ -29,6 +29,11 @@ def build_openapi() -> dict[str, Any]:
     refs, components = msgspec.json.schema_components(types, ref_template=_REF)
     refs_of = dict(zip(types, refs, strict=True))
     components["AddUserRequest"]["additionalProperties"] = True
+    # meta is sent back as the client gave it (raw JSON): an object, or null when absent
+    components["ChatOut"]["properties"]["meta"] = {
+        "anyOf": [{"type": "object"}, {"type": "null"}],
+        "default": None,
+    }
     envelope = _json(refs_of.get(Envelope) or {"$ref": _REF.format(name="Envelope")})
     paths: dict[str, Any] = {}
     for e in ENDPOINTS:

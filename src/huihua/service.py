@@ -1,8 +1,9 @@
 """The use cases: what each endpoint does to the store, one unit of work each.
 
-A write is a function of a connection, wrapped by :func:`_idempotent` so that its
-idempotency record (API.md §4) is read and written in the write's own transaction, and run
-by the store's transaction runner, which commits. Nothing here commits or knows HTTP.
+A write is a function of a :class:`~huihua.store.sql.Db` (a connection in a transaction),
+wrapped by :func:`_idempotent` so that its idempotency record (API.md §4) is read and
+written in the write's own transaction, and run by the store's transaction runner, which
+commits. Nothing here commits or knows HTTP.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from huihua.schemas import (
 )
 from huihua.store import Store
 from huihua.store import queries as q
+from huihua.store.sql import Db
 from huihua.validation import AddChatInput, AddUserInput, encode_cursor
 
 TITLE_CHARS = 30
@@ -65,21 +67,21 @@ def _idempotent(
     rid = call.client_request_id
     fingerprint = call.fingerprint() if rid is not None else ""
 
-    def unit(conn: Any) -> bytes:
+    def unit(db: Db) -> bytes:
         now = timestamps.now_ms()
         reused = False
         if rid is not None:
-            record = q.get_idempotency(conn, user_id, rid)
+            record = q.get_idempotency(db, user_id, rid)
             if record is not None:
                 if record.fingerprint == fingerprint:
                     return record.response.encode()
                 reused = True
-        reply = work(conn, now)  # a not-found answers before a conflict (API.md §1)
+        reply = work(db, now)  # a not-found answers before a conflict (API.md §1)
         if reused:
             raise Conflict("request_id: already used for a different request")
         body = _encode(reply)
         if rid is not None:
-            q.put_idempotency(conn, user_id, rid, fingerprint, body.decode(), now)
+            q.put_idempotency(db, user_id, rid, fingerprint, body.decode(), now)
         return body
 
     return unit
@@ -91,22 +93,31 @@ def _idempotent(
 async def add_user(store: Store, call: WriteCall, inp: AddUserInput) -> bytes:
     """Create or update a user; return the encoded reply."""
 
-    def work(conn: Any, now: int) -> AddUserReply:
-        row = q.get_user(conn, inp.user_id)
-        given = {
-            k: v
-            for k, v in (("user_name", inp.user_name), ("phone", inp.phone), ("email", inp.email))
-            if v is not None
-        }
+    def work(db: Db, now: int) -> AddUserReply:
+        row = q.get_user(db, inp.user_id)
         if row is None:
-            fields = {"user_name": "", "phone": "", "email": ""} | given
-            fields["profile"] = _encode(inp.extra).decode() if inp.extra else None
-            q.insert_user(conn, inp.user_id, fields, now)
+            q.insert_user(
+                db,
+                inp.user_id,
+                user_name=inp.user_name or "",
+                phone=inp.phone or "",
+                email=inp.email or "",
+                profile=_encode(inp.extra).decode() if inp.extra else None,
+                now=now,
+            )
             return AddUserReply(request_id=call.request_id, user_id=inp.user_id, created=True)
+        profile = None
         if inp.extra:
-            profile = (_decode(row.profile) if row.profile else {}) | inp.extra
-            given["profile"] = _encode(profile).decode()
-        q.update_user(conn, inp.user_id, given, now)
+            profile = _encode((_decode(row.profile) if row.profile else {}) | inp.extra).decode()
+        q.update_user(
+            db,
+            inp.user_id,
+            user_name=inp.user_name,
+            phone=inp.phone,
+            email=inp.email,
+            profile=profile,
+            now=now,
+        )
         return AddUserReply(request_id=call.request_id, user_id=inp.user_id, created=False)
 
     return await store.write(_idempotent(call, inp.user_id, work))
@@ -114,7 +125,7 @@ async def add_user(store: Store, call: WriteCall, inp: AddUserInput) -> bytes:
 
 async def query_user_info(store: Store, request_id: str, user_id: str) -> bytes:
     """Return the encoded profile of a user."""
-    row = await store.read(lambda conn: q.get_user(conn, user_id))
+    row = await store.read(lambda db: q.get_user(db, user_id))
     if row is None:
         raise NotFound(USER_NOT_FOUND)
     reply: dict[str, Any] = {
@@ -147,18 +158,18 @@ async def add_chat(store: Store, call: WriteCall, inp: AddChatInput) -> bytes:
     derived = auto_title(inp.msg) if inp.role == "user" else None
     meta = inp.meta.decode() if inp.meta is not None else None
 
-    def work(conn: Any, now: int) -> AddChatReply:
+    def work(db: Db, now: int) -> AddChatReply:
         session_id = inp.session_id
         seq = None
         if session_id is not None:
-            seq = q.bump_session(conn, inp.user_id, session_id, now, derived)
+            seq = q.bump_session(db, inp.user_id, session_id, now, derived)
         if seq is None:
-            if not q.user_exists(conn, inp.user_id):
+            if not q.user_exists(db, inp.user_id):
                 raise NotFound(USER_NOT_FOUND)
             session_id = session_id or new_id()
-            q.insert_session(conn, inp.user_id, session_id, inp.session_title or derived, now)
+            q.insert_session(db, inp.user_id, session_id, inp.session_title or derived, now)
             seq = 1
-        q.insert_message(conn, inp.user_id, session_id, seq, inp.role, inp.msg, meta, now)
+        q.insert_message(db, inp.user_id, session_id, seq, inp.role, inp.msg, meta, now)
         return AddChatReply(
             request_id=call.request_id, session_id=session_id, seq=seq, created_at=_rfc3339(now)
         )
@@ -171,9 +182,9 @@ async def query_session_names(
 ) -> SessionNamesReply:
     """Return a page of the user's sessions, most recently active first."""
 
-    def read(conn: Any) -> Any:
-        rows = q.list_sessions(conn, user_id, limit + 1, after)
-        if not rows and not q.user_exists(conn, user_id):
+    def read(db: Db) -> Any:
+        rows = q.list_sessions(db, user_id, limit + 1, after)
+        if not rows and not q.user_exists(db, user_id):
             raise NotFound(USER_NOT_FOUND)
         return rows
 
@@ -204,11 +215,11 @@ async def query_session_info(
 ) -> SessionInfoReply:
     """Return the newest ``limit`` messages of a session below ``before_seq``, oldest first."""
 
-    def read(conn: Any) -> Any:
-        session = q.get_session(conn, user_id, session_id)
+    def read(db: Db) -> Any:
+        session = q.get_session(db, user_id, session_id)
         if session is None:
             raise NotFound(SESSION_NOT_FOUND)
-        return session, q.list_messages(conn, user_id, session_id, limit + 1, before_seq)
+        return session, q.list_messages(db, user_id, session_id, limit + 1, before_seq)
 
     session, rows = await store.read(read)
     more = len(rows) > limit
@@ -237,8 +248,8 @@ async def delete_specific_session(
 ) -> bytes:
     """Delete one session and its messages; return the encoded reply."""
 
-    def work(conn: Any, now: int) -> Envelope:
-        if not q.delete_session(conn, user_id, session_id):
+    def work(db: Db, now: int) -> Envelope:
+        if not q.delete_session(db, user_id, session_id):
             raise NotFound(SESSION_NOT_FOUND)
         return Envelope(request_id=call.request_id)
 
@@ -248,10 +259,10 @@ async def delete_specific_session(
 async def delete_sessions(store: Store, call: WriteCall, user_id: str) -> bytes:
     """Delete every session of a user; return the encoded reply with how many."""
 
-    def work(conn: Any, now: int) -> DeleteSessionsReply:
-        if not q.user_exists(conn, user_id):
+    def work(db: Db, now: int) -> DeleteSessionsReply:
+        if not q.user_exists(db, user_id):
             raise NotFound(USER_NOT_FOUND)
-        deleted = q.delete_all_sessions(conn, user_id)
+        deleted = q.delete_all_sessions(db, user_id)
         return DeleteSessionsReply(request_id=call.request_id, deleted=deleted)
 
     return await store.write(_idempotent(call, user_id, work))

@@ -62,18 +62,33 @@ R = TypeVar("R", bound=Request)
 class Parsed:
     """A body that is a JSON object: its ``request_id`` and, on demand, its checked fields."""
 
-    __slots__ = ("_error", "data", "request_id")
+    __slots__ = ("_error", "data", "request_id", "too_large")
 
-    def __init__(self, data: Any, request_id: str, error: InvalidRequest | None) -> None:
+    def __init__(
+        self,
+        data: Any,
+        request_id: str,
+        error: InvalidRequest | None,
+        too_large: str | None = None,
+    ) -> None:
         self.data = data
         self.request_id = request_id
         self._error = error
+        # An over-long request_id (ok 6) answers only when no field breaks an ok-1 rule.
+        self.too_large = too_large
 
     def fields(self) -> Any:
         """Return the decoded request, or raise the first field error (ok 1)."""
         if self._error is not None:
             raise self._error
         return self.data
+
+    def checker(self) -> Checker:
+        """Return a Checker that already holds this body's request_id problem, if any."""
+        checker = Checker()
+        if self.too_large is not None:
+            checker.large(self.too_large)
+        return checker
 
 
 def parse_body(body: bytes, request_type: type[R] | None) -> Parsed:
@@ -82,7 +97,10 @@ def parse_body(body: bytes, request_type: type[R] | None) -> Parsed:
     Raises InvalidRequest at once for a body that is not a JSON object; a field error is
     kept in the result, to be raised by :meth:`Parsed.fields` when its turn comes.
     """
-    if request_type is not None:
+    if request_type is None:
+        data: Any = _object_or_raise(body)
+        rid = data.get("request_id")
+    else:
         decoder = _decoders.get(request_type)
         if decoder is None:
             decoder = _decoders[request_type] = msgspec.json.Decoder(request_type)
@@ -91,25 +109,22 @@ def parse_body(body: bytes, request_type: type[R] | None) -> Parsed:
         except msgspec.ValidationError as exc:
             raw = _object_or_raise(body)
             return Parsed(raw, _request_id_of(raw), InvalidRequest(_explain(str(exc))))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             _object_or_raise(body)  # raises: the body is not JSON
             raise  # pragma: no cover - the line above always raises here
         rid = data.request_id
-        if rid is not None and not _valid_request_id(rid):
-            return Parsed(data, new_id(), _request_id_error(rid))
+    if rid is None or (isinstance(rid, str) and _valid_request_id(rid)):
         return Parsed(data, rid or new_id(), None)
-    raw = _object_or_raise(body)
-    rid = raw.get("request_id")
-    error = None
-    if rid is not None and not (isinstance(rid, str) and _valid_request_id(rid)):
-        error = _request_id_error(rid)
-    return Parsed(raw, _request_id_of(raw), error)
+    problem = _request_id_error(rid)
+    if isinstance(problem, TooLarge):
+        return Parsed(data, new_id(), None, problem.failed)
+    return Parsed(data, new_id(), problem)
 
 
 def _object_or_raise(body: bytes) -> dict[str, Any]:
     try:
         raw = _any_decoder.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise InvalidRequest("body: must be valid JSON (UTF-8)") from None
     if not isinstance(raw, dict):
         raise InvalidRequest("body: must be a JSON object")
@@ -240,19 +255,23 @@ def _has_nul(value: Any) -> bool:
 # -- per-request rules ------------------------------------------------------------------
 
 
-def check_user_only(settings: Settings, req: Any) -> None:
-    """Check a request whose only field is ``user_id``."""
-    c = Checker()
+def check_user_only(settings: Settings, parsed: Parsed) -> Any:
+    """Return the checked request whose only field is ``user_id``."""
+    req = parsed.fields()
+    c = parsed.checker()
     c.user_id(req.user_id)
     c.done()
+    return req
 
 
-def check_user_session(settings: Settings, req: Any) -> None:
-    """Check a request that names a ``user_id`` and a ``session_id``."""
-    c = Checker()
+def check_user_session(settings: Settings, parsed: Parsed) -> Any:
+    """Return the checked request that names a ``user_id`` and a ``session_id``."""
+    req = parsed.fields()
+    c = parsed.checker()
     c.user_id(req.user_id)
     c.session_id(req.session_id)
     c.done()
+    return req
 
 
 class AddChatInput(msgspec.Struct):
@@ -266,9 +285,10 @@ class AddChatInput(msgspec.Struct):
     meta: bytes | None
 
 
-def check_add_chat(settings: Settings, req: Any) -> AddChatInput:
+def check_add_chat(settings: Settings, parsed: Parsed) -> AddChatInput:
     """Return add_chat's checked input."""
-    c = Checker()
+    req = parsed.fields()
+    c = parsed.checker()
     c.user_id(req.user_id)
     if req.session_id:
         c.session_id(req.session_id)
@@ -289,9 +309,12 @@ def check_add_chat(settings: Settings, req: Any) -> AddChatInput:
     )
 
 
-def check_session_names(settings: Settings, req: Any) -> tuple[int, tuple[int, str] | None]:
-    """Return the page size and the keyset position the cursor names (None: first page)."""
-    c = Checker()
+def check_session_names(
+    settings: Settings, parsed: Parsed
+) -> tuple[Any, int, tuple[int, str] | None]:
+    """Return the request, its page size and the keyset position its cursor names."""
+    req = parsed.fields()
+    c = parsed.checker()
     c.user_id(req.user_id)
     limit = SESSIONS_LIMIT_DEFAULT if req.limit is None else req.limit
     c.number("limit", limit, 1, SESSIONS_LIMIT_MAX)
@@ -301,12 +324,13 @@ def check_session_names(settings: Settings, req: Any) -> tuple[int, tuple[int, s
         if after is None:
             c.bad("cursor: is not a cursor this server gave")
     c.done()
-    return limit, after
+    return req, limit, after
 
 
-def check_session_info(settings: Settings, req: Any) -> tuple[int, int | None]:
-    """Return the page size and ``before_seq``."""
-    c = Checker()
+def check_session_info(settings: Settings, parsed: Parsed) -> tuple[Any, int, int | None]:
+    """Return the request, its page size and ``before_seq``."""
+    req = parsed.fields()
+    c = parsed.checker()
     c.user_id(req.user_id)
     c.session_id(req.session_id)
     limit = CHATS_LIMIT_DEFAULT if req.limit is None else req.limit
@@ -314,7 +338,7 @@ def check_session_info(settings: Settings, req: Any) -> tuple[int, int | None]:
     if req.before_seq is not None:
         c.number("before_seq", req.before_seq, 1, SEQ_MAX)
     c.done()
-    return limit, req.before_seq
+    return req, limit, req.before_seq
 
 
 class AddUserInput(msgspec.Struct):
@@ -327,9 +351,10 @@ class AddUserInput(msgspec.Struct):
     extra: dict[str, Any]
 
 
-def check_add_user(settings: Settings, raw: dict[str, Any]) -> AddUserInput:
+def check_add_user(settings: Settings, parsed: Parsed) -> AddUserInput:
     """Return add_user's checked input from the request object."""
-    c = Checker()
+    raw = parsed.fields()
+    c = parsed.checker()
     user_id = raw.get("user_id")
     if user_id is None:
         c.bad("user_id: is required")
@@ -348,9 +373,11 @@ def check_add_user(settings: Settings, raw: dict[str, Any]) -> AddUserInput:
         known[name] = value
     extra = {k: v for k, v in raw.items() if k not in known and k != "request_id"}
     extra.pop("user_id", None)
-    for name in extra:
+    for name, value in extra.items():
         if name in RESERVED_PROFILE_FIELDS:
             c.bad(f"{name}: is set by the server and cannot be given")
+        elif _has_nul(name) or _has_nul(value):
+            c.bad(f"{name.replace(chr(0), '')}: must not contain U+0000")
     if extra:
         c.json_object("profile fields", extra, settings.max_profile_bytes)
     c.done()

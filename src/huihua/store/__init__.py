@@ -12,12 +12,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from huihua import migrations
 from huihua.config import Settings
 from huihua.store.engine import durability_warnings, server_engine, sqlite_engine, store_kind
 from huihua.store.runner import PooledRunner, SqliteRunner
+from huihua.store.sql import Db
 
 T = TypeVar("T")
 
@@ -34,11 +35,11 @@ class Store:
         self.warnings = warnings
         self._runner = runner
 
-    async def write(self, fn: Callable[[Connection], T]) -> T:
+    async def write(self, fn: Callable[[Db], T]) -> T:
         """Run ``fn`` in a write transaction; return once it committed."""
         return await self._runner.write(fn)
 
-    async def read(self, fn: Callable[[Connection], T], *, long: bool = False) -> T:
+    async def read(self, fn: Callable[[Db], T], *, long: bool = False) -> T:
         """Run ``fn`` in a read transaction (``long``: off the event loop on every store)."""
         return await self._runner.read(fn, long=long)
 
@@ -51,8 +52,8 @@ class Store:
         self._runner.close()
 
 
-def _select_one(conn: Connection) -> Any:
-    return conn.exec_driver_sql("SELECT 1").scalar()
+def _select_one(db: Db) -> Any:
+    return db.execute_text("SELECT 1")
 
 
 def migrate(settings: Settings) -> tuple[str | None, str]:

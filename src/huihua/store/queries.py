@@ -1,159 +1,256 @@
-"""All of huihua's SQL, as functions of a connection. None of them commits.
+"""All of huihua's SQL, as functions of a :class:`~huihua.store.sql.Db`. None commits.
 
 Every statement names one user, and every read is a range scan on a key that starts with
 ``user_id``: a page of sessions walks ``(user_id, updated_at, session_id)``, a page of
-messages walks the primary key ``(user_id, session_id, seq)``.
+messages walks the primary key ``(user_id, session_id, seq)``. The statements are Core,
+compiled once per dialect (sql.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
+from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions, idempotency_records, users
+
+_i, _s, _m, _u = idempotency_records.c, chat_sessions.c, chat_messages.c, users.c
+
+
+def _insert(table: Table) -> Statement:
+    return Statement(insert(table).values({c.name: bindparam(c.name) for c in table.c}))
+
+
+def _is(column: Any) -> Any:
+    return column == bindparam(column.name)
+
 
 # -- idempotency records ------------------------------------------------------------------
 
+_GET_IDEMPOTENCY = Statement(
+    select(_i.fingerprint, _i.response).where(_is(_i.user_id), _is(_i.request_id))
+)
+_PUT_IDEMPOTENCY = _insert(idempotency_records)
 
-def get_idempotency(conn: Connection, user_id: str, request_id: str) -> Row[Any] | None:
+
+def get_idempotency(db: Db, user_id: str, request_id: str) -> Any:
     """Return (fingerprint, response) recorded for this request id, or None."""
-    t = idempotency_records
-    return conn.execute(
-        select(t.c.fingerprint, t.c.response).where(
-            t.c.user_id == user_id, t.c.request_id == request_id
-        )
-    ).first()
+    return db.row(_GET_IDEMPOTENCY, user_id=user_id, request_id=request_id)
 
 
 def put_idempotency(
-    conn: Connection, user_id: str, request_id: str, fingerprint: str, response: str, now: int
+    db: Db, user_id: str, request_id: str, fingerprint: str, response: str, now: int
 ) -> None:
-    """Record the reply to a write; a concurrent twin makes this raise IntegrityError."""
-    conn.execute(
-        insert(idempotency_records).values(
-            user_id=user_id,
-            request_id=request_id,
-            fingerprint=fingerprint,
-            response=response,
-            created_at=now,
-        )
+    """Record the reply to a write; a concurrent twin makes this raise an IntegrityError."""
+    db.run(
+        _PUT_IDEMPOTENCY,
+        user_id=user_id,
+        request_id=request_id,
+        fingerprint=fingerprint,
+        response=response,
+        created_at=now,
     )
 
 
 # -- users --------------------------------------------------------------------------------
 
+_GET_USER = Statement(select(users).where(_is(_u.user_id)))
+_USER_EXISTS = Statement(select(_u.user_id).where(_is(_u.user_id)))
+_INSERT_USER = _insert(users)
+_UPDATE_USER = Statement(
+    update(users)
+    .where(_u.user_id == bindparam("key"))
+    .values(
+        user_name=func.coalesce(bindparam("user_name"), _u.user_name),
+        phone=func.coalesce(bindparam("phone"), _u.phone),
+        email=func.coalesce(bindparam("email"), _u.email),
+        profile=func.coalesce(bindparam("profile"), _u.profile),
+        updated_at=bindparam("now"),
+    )
+)
 
-def get_user(conn: Connection, user_id: str) -> Row[Any] | None:
+
+def get_user(db: Db, user_id: str) -> Any:
     """Return the user's row, or None."""
-    return conn.execute(select(users).where(users.c.user_id == user_id)).first()
+    return db.row(_GET_USER, user_id=user_id)
 
 
-def user_exists(conn: Connection, user_id: str) -> bool:
+def user_exists(db: Db, user_id: str) -> bool:
     """Return whether the user exists."""
-    found = conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first()
-    return found is not None
+    return db.row(_USER_EXISTS, user_id=user_id) is not None
 
 
-def insert_user(conn: Connection, user_id: str, fields: dict[str, Any], now: int) -> None:
-    """Create a user; a concurrent twin makes this raise IntegrityError."""
-    conn.execute(insert(users).values(user_id=user_id, created_at=now, updated_at=now, **fields))
+def insert_user(
+    db: Db,
+    user_id: str,
+    *,
+    user_name: str,
+    phone: str,
+    email: str,
+    profile: str | None,
+    now: int,
+) -> None:
+    """Create a user; a concurrent twin makes this raise an IntegrityError."""
+    db.run(
+        _INSERT_USER,
+        user_id=user_id,
+        user_name=user_name,
+        phone=phone,
+        email=email,
+        profile=profile,
+        created_at=now,
+        updated_at=now,
+    )
 
 
-def update_user(conn: Connection, user_id: str, fields: dict[str, Any], now: int) -> None:
-    """Set the given fields of a user."""
-    conn.execute(update(users).where(users.c.user_id == user_id).values(updated_at=now, **fields))
+def update_user(
+    db: Db,
+    user_id: str,
+    *,
+    user_name: str | None,
+    phone: str | None,
+    email: str | None,
+    profile: str | None,
+    now: int,
+) -> None:
+    """Set the fields given (None: leave as it is)."""
+    db.run(
+        _UPDATE_USER,
+        key=user_id,
+        user_name=user_name,
+        phone=phone,
+        email=email,
+        profile=profile,
+        now=now,
+    )
 
 
 # -- sessions -----------------------------------------------------------------------------
 
+_SESSION_KEY = and_(_is(_s.user_id), _is(_s.session_id))
+_BUMP = (
+    update(chat_sessions)
+    .where(_s.user_id == bindparam("key_user"), _s.session_id == bindparam("key_session"))
+    .values(
+        chat_count=_s.chat_count + literal_column("1"),
+        updated_at=bindparam("now"),
+        session_title=func.coalesce(_s.session_title, bindparam("title")),
+    )
+)
+_BUMP_RETURNING = Statement(_BUMP.returning(_s.chat_count))
+_BUMP_PLAIN = Statement(_BUMP)
+_CHAT_COUNT = Statement(select(_s.chat_count).where(_SESSION_KEY))
+_INSERT_SESSION = _insert(chat_sessions)
+_GET_SESSION = Statement(select(chat_sessions).where(_SESSION_KEY))
+_LIST_COLUMNS = (_s.session_id, _s.session_title, _s.created_at, _s.updated_at, _s.chat_count)
+_ORDER = (_s.updated_at.desc(), _s.session_id.desc())
+_LIST_FIRST = Statement(
+    select(*_LIST_COLUMNS).where(_is(_s.user_id)).order_by(*_ORDER).limit(bindparam("limit"))
+)
+# Keyset: rows strictly after (updated_at, session_id) in (desc, desc) order. The first
+# term bounds the index range scan on every engine; the second excludes the rows of the
+# same timestamp that were already sent.
+_LIST_AFTER = Statement(
+    select(*_LIST_COLUMNS)
+    .where(
+        _is(_s.user_id),
+        _s.updated_at <= bindparam("after_at"),
+        or_(_s.updated_at < bindparam("after_at"), _s.session_id < bindparam("after_id")),
+    )
+    .order_by(*_ORDER)
+    .limit(bindparam("limit"))
+)
+_DELETE_SESSION_MESSAGES = Statement(
+    delete(chat_messages).where(_is(_m.user_id), _is(_m.session_id))
+)
+_DELETE_SESSION = Statement(delete(chat_sessions).where(_SESSION_KEY))
+_DELETE_USER_MESSAGES = Statement(delete(chat_messages).where(_is(_m.user_id)))
+_DELETE_USER_SESSIONS = Statement(delete(chat_sessions).where(_is(_s.user_id)))
 
-def bump_session(
-    conn: Connection, user_id: str, session_id: str, now: int, title: str | None
-) -> int | None:
+
+def bump_session(db: Db, user_id: str, session_id: str, now: int, title: str | None) -> Any:
     """Take the next ``seq`` of a session and touch it; return the seq, or None if absent.
 
     The row update locks the session, so concurrent appends queue up and each gets its own
-    seq. ``title`` fills an untitled session.
+    seq. ``title`` fills a session that has none yet.
     """
-    t = chat_sessions
-    where = and_(t.c.user_id == user_id, t.c.session_id == session_id)
-    values: dict[str, Any] = {"chat_count": t.c.chat_count + 1, "updated_at": now}
-    if title is not None:
-        values["session_title"] = func.coalesce(t.c.session_title, title)
-    stmt = update(t).where(where).values(**values)
-    if conn.dialect.update_returning:
-        return conn.execute(stmt.returning(t.c.chat_count)).scalar()
-    if conn.execute(stmt).rowcount == 0:
+    params = {"key_user": user_id, "key_session": session_id, "now": now, "title": title}
+    if db.update_returning:
+        return db.scalar(_BUMP_RETURNING, **params)
+    if db.run(_BUMP_PLAIN, **params) == 0:
         return None
-    return conn.execute(select(t.c.chat_count).where(where)).scalar()
+    return db.scalar(_CHAT_COUNT, user_id=user_id, session_id=session_id)
 
 
-def insert_session(
-    conn: Connection, user_id: str, session_id: str, title: str | None, now: int
-) -> None:
-    """Create a session holding one message; a concurrent twin raises IntegrityError."""
-    conn.execute(
-        insert(chat_sessions).values(
-            user_id=user_id,
-            session_id=session_id,
-            session_title=title,
-            chat_count=1,
-            created_at=now,
-            updated_at=now,
-        )
+def insert_session(db: Db, user_id: str, session_id: str, title: str | None, now: int) -> None:
+    """Create a session holding one message; a concurrent twin raises an IntegrityError."""
+    db.run(
+        _INSERT_SESSION,
+        user_id=user_id,
+        session_id=session_id,
+        session_title=title,
+        chat_count=1,
+        created_at=now,
+        updated_at=now,
     )
 
 
-def get_session(conn: Connection, user_id: str, session_id: str) -> Row[Any] | None:
+def get_session(db: Db, user_id: str, session_id: str) -> Any:
     """Return the session's row, or None."""
-    t = chat_sessions
-    return conn.execute(
-        select(t).where(t.c.user_id == user_id, t.c.session_id == session_id)
-    ).first()
+    return db.row(_GET_SESSION, user_id=user_id, session_id=session_id)
 
 
-def list_sessions(
-    conn: Connection, user_id: str, limit: int, after: tuple[int, str] | None
-) -> Sequence[Row[Any]]:
+def list_sessions(db: Db, user_id: str, limit: int, after: tuple[int, str] | None) -> list[Any]:
     """Return up to ``limit`` sessions, most recently active first, after a keyset position."""
-    t = chat_sessions
-    stmt = select(
-        t.c.session_id, t.c.session_title, t.c.created_at, t.c.updated_at, t.c.chat_count
-    ).where(t.c.user_id == user_id)
-    if after is not None:
-        updated_at, session_id = after
-        stmt = stmt.where(
-            or_(
-                t.c.updated_at < updated_at,
-                and_(t.c.updated_at == updated_at, t.c.session_id < session_id),
-            )
-        )
-    stmt = stmt.order_by(t.c.updated_at.desc(), t.c.session_id.desc()).limit(limit)
-    return conn.execute(stmt).all()
+    if after is None:
+        return db.rows(_LIST_FIRST, user_id=user_id, limit=limit)
+    return db.rows(_LIST_AFTER, user_id=user_id, after_at=after[0], after_id=after[1], limit=limit)
 
 
-def delete_session(conn: Connection, user_id: str, session_id: str) -> bool:
+def delete_session(db: Db, user_id: str, session_id: str) -> bool:
     """Delete a session and its messages; return whether it existed."""
-    m, s = chat_messages, chat_sessions
-    conn.execute(delete(m).where(m.c.user_id == user_id, m.c.session_id == session_id))
-    gone = conn.execute(delete(s).where(s.c.user_id == user_id, s.c.session_id == session_id))
-    return gone.rowcount > 0
+    db.run(_DELETE_SESSION_MESSAGES, user_id=user_id, session_id=session_id)
+    return db.run(_DELETE_SESSION, user_id=user_id, session_id=session_id) > 0
 
 
-def delete_all_sessions(conn: Connection, user_id: str) -> int:
+def delete_all_sessions(db: Db, user_id: str) -> int:
     """Delete every session and message of a user; return how many sessions there were."""
-    conn.execute(delete(chat_messages).where(chat_messages.c.user_id == user_id))
-    return conn.execute(delete(chat_sessions).where(chat_sessions.c.user_id == user_id)).rowcount
+    db.run(_DELETE_USER_MESSAGES, user_id=user_id)
+    return db.run(_DELETE_USER_SESSIONS, user_id=user_id)
 
 
 # -- messages -----------------------------------------------------------------------------
 
+_INSERT_MESSAGE = _insert(chat_messages)
+_MESSAGE_COLUMNS = (_m.role, _m.msg, _m.seq, _m.created_at, _m.meta)
+_MESSAGES_NEWEST = Statement(
+    select(*_MESSAGE_COLUMNS)
+    .where(_is(_m.user_id), _is(_m.session_id))
+    .order_by(_m.seq.desc())
+    .limit(bindparam("limit"))
+)
+_MESSAGES_BEFORE = Statement(
+    select(*_MESSAGE_COLUMNS)
+    .where(_is(_m.user_id), _is(_m.session_id), _m.seq < bindparam("before_seq"))
+    .order_by(_m.seq.desc())
+    .limit(bindparam("limit"))
+)
+
 
 def insert_message(
-    conn: Connection,
+    db: Db,
     user_id: str,
     session_id: str,
     seq: int,
@@ -163,27 +260,28 @@ def insert_message(
     now: int,
 ) -> None:
     """Store one message at its seq."""
-    conn.execute(
-        insert(chat_messages).values(
-            user_id=user_id,
-            session_id=session_id,
-            seq=seq,
-            role=role,
-            msg=msg,
-            meta=meta,
-            created_at=now,
-        )
+    db.run(
+        _INSERT_MESSAGE,
+        user_id=user_id,
+        session_id=session_id,
+        seq=seq,
+        role=role,
+        msg=msg,
+        meta=meta,
+        created_at=now,
     )
 
 
 def list_messages(
-    conn: Connection, user_id: str, session_id: str, limit: int, before_seq: int | None
-) -> Sequence[Row[Any]]:
+    db: Db, user_id: str, session_id: str, limit: int, before_seq: int | None
+) -> list[Any]:
     """Return the newest ``limit`` messages below ``before_seq``, newest first."""
-    m = chat_messages
-    stmt = select(m.c.role, m.c.msg, m.c.seq, m.c.created_at, m.c.meta).where(
-        m.c.user_id == user_id, m.c.session_id == session_id
+    if before_seq is None:
+        return db.rows(_MESSAGES_NEWEST, user_id=user_id, session_id=session_id, limit=limit)
+    return db.rows(
+        _MESSAGES_BEFORE,
+        user_id=user_id,
+        session_id=session_id,
+        before_seq=before_seq,
+        limit=limit,
     )
-    if before_seq is not None:
-        stmt = stmt.where(m.c.seq < before_seq)
-    return conn.execute(stmt.order_by(m.c.seq.desc()).limit(limit)).all()

@@ -29,12 +29,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from huihua.errors import HuihuaError, StorageUnavailable
+from huihua.store.sql import Db
 
 T = TypeVar("T")
-UnitOfWork = Callable[[Connection], T]
+UnitOfWork = Callable[[Db], T]
+Pending = tuple[UnitOfWork[Any], "asyncio.Future[Any]"]
 
 log = logging.getLogger("huihua.store")
 
@@ -45,28 +47,42 @@ _RETRY_SQLSTATES = {"40001", "40P01"}
 _RETRY_MYSQL = {1213, 1205}
 
 
-def is_retryable(error: BaseException) -> bool:
-    """Return whether a failed transaction should be run again from the start."""
-    if isinstance(error, sa_exc.IntegrityError):
-        return True  # a concurrent twin inserted the same key first
-    if not isinstance(error, sa_exc.DBAPIError):
-        return False
-    orig = error.orig
-    if getattr(orig, "sqlstate", None) in _RETRY_SQLSTATES:
-        return True
-    args = getattr(orig, "args", ())
-    return bool(args) and args[0] in _RETRY_MYSQL
+class ErrorKinds:
+    """Sorts a driver's exceptions: retry the transaction, store unavailable, or neither."""
 
+    def __init__(self, engine: Engine) -> None:
+        dbapi = engine.dialect.loaded_dbapi
+        self._integrity = dbapi.IntegrityError
+        # The driver's own, and SQLAlchemy's when checking a connection out fails.
+        self._unavailable = (
+            dbapi.OperationalError,
+            dbapi.InterfaceError,
+            sa_exc.DBAPIError,
+            sa_exc.TimeoutError,
+            sa_exc.DisconnectionError,
+        )
 
-def is_unavailable(error: BaseException) -> bool:
-    """Return whether an error means the store cannot be reached or used right now."""
-    return isinstance(
-        error,
-        sa_exc.OperationalError
-        | sa_exc.InterfaceError
-        | sa_exc.DisconnectionError
-        | sa_exc.TimeoutError,
-    )
+    def retryable(self, error: BaseException) -> bool:
+        """Return whether a failed transaction should be run again from the start."""
+        if isinstance(error, self._integrity):
+            return True  # a concurrent twin inserted the same key first
+        if getattr(error, "sqlstate", None) in _RETRY_SQLSTATES:
+            return True
+        args = getattr(error, "args", ())
+        return bool(args) and args[0] in _RETRY_MYSQL
+
+    def unavailable(self, error: BaseException) -> bool:
+        """Return whether an error means the store cannot be reached or used right now."""
+        return isinstance(error, self._unavailable)
+
+    def failure(self, error: BaseException) -> BaseException:
+        """Return what a failed use case answers: its own error, or ok 8 for the store's."""
+        if self.unavailable(error):
+            log.warning("store unavailable: %s", type(error).__name__)
+            failure = StorageUnavailable(UNAVAILABLE)
+            failure.__cause__ = error
+            return failure
+        return error
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -85,10 +101,13 @@ class SqliteRunner:
         self._write_engine = write_engine
         self._read_engine = read_engine
         self._group_max = group_max
-        self._pending: list[tuple[UnitOfWork[Any], asyncio.Future[Any]]] = []
+        self._errors = ErrorKinds(write_engine)
+        self._pending: list[Pending] = []
         self._busy = False  # a group is being run or committed
-        self._writer: Connection | None = None
-        self._reader: Connection | None = None
+        self._writer: Any = None  # the pooled connection, and its Db
+        self._write_db: Db | None = None
+        self._reader: Any = None
+        self._read_db: Db | None = None
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="huihua-commit")
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="huihua-read")
 
@@ -109,95 +128,92 @@ class SqliteRunner:
             return await asyncio.get_running_loop().run_in_executor(
                 self._threads, self._read_on_thread, fn
             )
-        if self._reader is None:
-            self._reader = self._read_engine.connect()
         try:
-            with self._reader.begin():
-                return fn(self._reader)
+            if self._read_db is None:
+                self._reader = self._read_engine.raw_connection()
+                self._read_db = Db(self._reader.driver_connection, self._read_engine.dialect)
+            return _in_transaction(self._read_db, "BEGIN", fn)
         except HuihuaError:
             raise
         except Exception as error:
-            self._reader.invalidate()
-            self._reader.close()
-            self._reader = None
-            if is_unavailable(error):
-                raise _as_unavailable(error) from error
-            raise
+            self._reader, self._read_db = _discard(self._reader), None
+            raise self._errors.failure(error) from error
 
     def _read_on_thread(self, fn: UnitOfWork[T]) -> T:
+        raw = self._read_engine.raw_connection()
         try:
-            with self._read_engine.connect() as conn, conn.begin():
-                return fn(conn)
-        except sa_exc.OperationalError as error:
-            raise _as_unavailable(error) from error
+            return _in_transaction(
+                Db(raw.driver_connection, self._read_engine.dialect), "BEGIN", fn
+            )
+        except HuihuaError:
+            raise
+        except Exception as error:
+            raise self._errors.failure(error) from error
+        finally:
+            raw.close()
 
     def _run_group(self) -> None:
         group = self._pending[: self._group_max]
         del self._pending[: self._group_max]
         try:
-            if self._writer is None:
-                self._writer = self._write_engine.connect()
-            transaction = self._writer.begin()  # BEGIN IMMEDIATE
+            if self._write_db is None:
+                self._writer = self._write_engine.raw_connection()
+                self._write_db = Db(self._writer.driver_connection, self._write_engine.dialect)
+            db = self._write_db
+            db.execute_text("BEGIN IMMEDIATE")
         except Exception as error:
             self._drop_writer()
-            self._finish(group, [(False, _failure(error))] * len(group))
+            self._finish(group, [(False, self._errors.failure(error))] * len(group))
             return
         try:
-            outcomes = self._run_each(self._writer, [fn for fn, _ in group])
+            outcomes = self._run_each(db, [fn for fn, _ in group])
         except Exception as error:  # a savepoint could not be rolled back: drop it all
             self._drop_writer()
-            self._finish(group, [(False, _failure(error))] * len(group))
+            self._finish(group, [(False, self._errors.failure(error))] * len(group))
             return
         if not any(ok for ok, _ in outcomes):
             try:
-                transaction.rollback()  # nothing to keep: no fsync
+                db.execute_text("ROLLBACK")  # nothing to keep: no fsync
             except Exception as error:
                 self._drop_writer()
-                outcomes = [(False, _failure(error))] * len(group)
+                outcomes = [(False, self._errors.failure(error))] * len(group)
             self._finish(group, outcomes)
             return
         loop = asyncio.get_running_loop()
-        committing = loop.run_in_executor(self._committer, transaction.commit)
+        committing = loop.run_in_executor(self._committer, db.execute_text, "COMMIT")
         committing.add_done_callback(lambda done: self._committed(group, outcomes, done))
 
-    @staticmethod
-    def _run_each(conn: Connection, fns: list[UnitOfWork[Any]]) -> list[tuple[bool, Any]]:
+    def _run_each(self, db: Db, fns: list[UnitOfWork[Any]]) -> list[tuple[bool, Any]]:
         if len(fns) == 1:  # alone in its transaction: no savepoint needed
             try:
-                return [(True, fns[0](conn))]
+                return [(True, fns[0](db))]
             except Exception as error:
-                return [(False, _failure(error))]
+                return [(False, self._errors.failure(error))]
         outcomes: list[tuple[bool, Any]] = []
         for fn in fns:
-            savepoint = conn.begin_nested()
+            db.execute_text("SAVEPOINT one_write")
             try:
-                value = fn(conn)
+                value = fn(db)
             except Exception as error:
-                savepoint.rollback()  # this write only; the others of the group stay
-                outcomes.append((False, _failure(error)))
+                db.execute_text("ROLLBACK TO one_write")  # this write only; the group stays
+                db.execute_text("RELEASE one_write")
+                outcomes.append((False, self._errors.failure(error)))
             else:
-                savepoint.commit()
+                db.execute_text("RELEASE one_write")
                 outcomes.append((True, value))
         return outcomes
 
     def _committed(
-        self,
-        group: list[tuple[UnitOfWork[Any], asyncio.Future[Any]]],
-        outcomes: list[tuple[bool, Any]],
-        done: asyncio.Future[None],
+        self, group: list[Pending], outcomes: list[tuple[bool, Any]], done: asyncio.Future[Any]
     ) -> None:
         error = done.exception()
         if error is not None:
             # Nothing of the group was committed, so nobody in it is told otherwise.
             self._drop_writer()
-            outcomes = [(False, _failure(error))] * len(group)
+            outcomes = [(False, self._errors.failure(error))] * len(group)
         self._finish(group, outcomes)
 
-    def _finish(
-        self,
-        group: list[tuple[UnitOfWork[Any], asyncio.Future[Any]]],
-        outcomes: list[tuple[bool, Any]],
-    ) -> None:
+    def _finish(self, group: list[Pending], outcomes: list[tuple[bool, Any]]) -> None:
         for (_, future), (ok, value) in zip(group, outcomes, strict=True):
             _settle(future, ok, value)
         if self._pending:
@@ -206,11 +222,7 @@ class SqliteRunner:
             self._busy = False
 
     def _drop_writer(self) -> None:
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                self._writer.invalidate()
-                self._writer.close()
-            self._writer = None
+        self._writer, self._write_db = _discard(self._writer), None
 
     def close(self) -> None:
         """Release every connection (the server has finished its requests by now)."""
@@ -223,11 +235,32 @@ class SqliteRunner:
         self._read_engine.dispose()
 
 
+def _in_transaction(db: Db, begin: str, fn: UnitOfWork[T]) -> T:
+    db.execute_text(begin)
+    try:
+        value = fn(db)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            db.execute_text("ROLLBACK")
+        raise
+    db.execute_text("COMMIT")
+    return value
+
+
+def _discard(raw: Any) -> None:
+    """Throw a pooled connection away (its state is unknown after a failure)."""
+    if raw is not None:
+        with contextlib.suppress(Exception):
+            raw.invalidate()
+    return None
+
+
 class PooledRunner:
     """One pooled connection per call, on a worker thread; whole-transaction retries."""
 
     def __init__(self, engine: Engine, threads: int) -> None:
         self._engine = engine
+        self._errors = ErrorKinds(engine)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="huihua-db")
 
     async def write(self, fn: UnitOfWork[T]) -> T:
@@ -244,17 +277,25 @@ class PooledRunner:
 
     def _transaction(self, fn: UnitOfWork[T]) -> T:
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            raw = None
             try:
-                with self._engine.connect() as conn, conn.begin():
-                    return fn(conn)
+                raw = self._engine.raw_connection()
+                db = Db(raw, self._engine.dialect)
+                value = fn(db)
+                raw.commit()
+                raw.close()
+                return value
             except HuihuaError:
+                _rollback(raw)
                 raise
             except Exception as error:
-                if attempt < MAX_ATTEMPTS and is_retryable(error):
+                if self._errors.unavailable(error) and not self._errors.retryable(error):
+                    _discard(raw)
+                    raise self._errors.failure(error) from error
+                _rollback(raw)
+                if attempt < MAX_ATTEMPTS and self._errors.retryable(error):
                     time.sleep(random.uniform(0, 0.002 * 2**attempt))
                     continue
-                if is_unavailable(error):
-                    raise _as_unavailable(error) from error
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -264,13 +305,12 @@ class PooledRunner:
         self._engine.dispose()
 
 
-def _failure(error: BaseException) -> BaseException:
-    """Return what a failed use case answers: its own error, or ok 8 for the store's."""
-    return _as_unavailable(error) if is_unavailable(error) else error
-
-
-def _as_unavailable(error: BaseException) -> StorageUnavailable:
-    log.warning("store unavailable: %s", type(error).__name__)
-    failure = StorageUnavailable(UNAVAILABLE)
-    failure.__cause__ = error
-    return failure
+def _rollback(raw: Any) -> None:
+    """Roll back and return a pooled connection; throw it away if that fails."""
+    if raw is None:
+        return
+    try:
+        raw.rollback()
+        raw.close()
+    except Exception:
+        _discard(raw)
