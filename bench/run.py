@@ -49,6 +49,8 @@ SERVER_URLS = {
     ),
     "mysql": os.environ.get("HUIHUA_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/"),
 }
+HUIHUA_SERVE = (sys.executable, "-m", "huihua", "serve")
+WRK = ("wrk", "-t2", "--timeout", "10s")
 WRITERS = 64  # users (and sessions) the add_chat load spreads over
 MANY_SESSIONS = 100_000
 GROWTH_USERS, GROWTH_SESSIONS_EACH, GROWTH_MESSAGES_EACH = 100_000, 10, 10
@@ -127,8 +129,7 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
         env |= {"HUIHUA_DATABASE_URL": url, "HUIHUA_LOG_LEVEL": "warning"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "huihua", "serve", "--port", str(self.port), "--workers"]
-            + [str(workers)],
+            [*HUIHUA_SERVE, "--port", str(self.port), "--workers", str(workers)],
             env=env,
             cwd=workdir,
             stdout=subprocess.DEVNULL,
@@ -317,8 +318,7 @@ def growth(url: str) -> None:
 def wrk(base: str, script: str, env: dict[str, str], seconds: int, connections: int) -> Any:
     """Run wrk against the server; return its JSON summary."""
     result = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s"]
-        + [str(LUA / script), base],
+        [*WRK, f"-c{connections}", f"-d{seconds}s", "-s", str(LUA / script), base],
         env=os.environ | env | {"BENCH_LUA_DIR": str(LUA)},
         capture_output=True,
         text=True,
@@ -414,8 +414,10 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench needs wrk: apt-get install wrk")
-    print(f"huihua bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"huihua bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     raw = raw_sqlite_commits(args.duration)
     print(f"raw sqlite3 loop, 1 insert + 1 commit per message, WAL, FULL: {raw:,.0f} commits/s")
     results: dict[str, Any] = {"raw_sqlite_commits_per_s": raw}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 
@@ -13,4 +14,10 @@ def now_ms() -> int:
 def rfc3339(ms: int) -> str:
     """Return ``ms`` as an RFC 3339 UTC string with milliseconds, e.g. 2026-11-24T14:15:46.123Z."""
     seconds, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    return f"{_second(seconds)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    # strftime costs more than the rest of a row; the rows of one reply share few seconds
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
