@@ -127,7 +127,7 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
-        env |= {"HUIHUA_DATABASE_URL": url, "HUIHUA_LOG_LEVEL": "warning"}
+        env["HUIHUA_DATABASE_URL"] = url  # everything else as it runs by default
         self.process = subprocess.Popen(
             [*HUIHUA_SERVE, "--port", str(self.port), "--workers", str(workers)],
             env=env,
