@@ -8,24 +8,18 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from typing import Any
 
 import click
 
-from huihua import __version__
+from huihua import __version__, logs
 from huihua.config import LOG_LEVELS, Settings, help_of
 
 log = logging.getLogger("huihua")
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure(level)
 
 
 def _settings(**options: Any) -> Settings:
