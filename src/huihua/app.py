@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from huihua import __version__
+from huihua import __version__, logs
 from huihua.api import ENDPOINTS, Context, Endpoint
 from huihua.config import Settings
 from huihua.errors import (
@@ -127,6 +127,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             context.pop("ctx", None)
             store.close()
+            logs.flush()  # uvicorn re-raises SIGTERM after shutdown: no atexit flush follows
 
     async def healthz(request: Request) -> Response:
         store = context["ctx"].store

@@ -79,6 +79,12 @@ class Formatter(logging.Formatter):
         return f"{self._text},{record.msecs:03.0f}"
 
 
+def flush() -> None:
+    """Write every waiting line now (the server calls this as it shuts down)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+
 def configure(level: str) -> None:
     """Send every log record at ``level`` or above to stderr, batched."""
     root = logging.getLogger()
