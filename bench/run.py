@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 from huihua.config import Settings
 from huihua.store import migrate
 from huihua.store.engine import store_kind
-from huihua.store.tables import chat_messages, chat_sessions, users
+from huihua.store.tables import chat_sessions
 from huihua.validation import encode_cursor
 
 BENCH = Path(__file__).resolve().parent
@@ -213,7 +213,6 @@ def seed(url: str, base: str) -> dict[str, str]:
     cursor = encode_cursor(1_700_000_000_000 + last_of_999, f"s{last_of_999:06d}")
     return {
         "query_session_info(50)": json.dumps({"user_id": "reader", "session_id": "s50"}),
-        "query_session_names(100)": json.dumps({"user_id": "reader", "limit": 100}),
         "names page 1 of 100k": json.dumps({"user_id": "many", "limit": 100}),
         "names page 1000 of 100k": json.dumps({"user_id": "many", "limit": 100, "cursor": cursor}),
     }
@@ -240,76 +239,53 @@ def bulk_sessions(url: str, user_id: str, count: int) -> None:
 
 
 def growth(url: str) -> None:
-    """Fill the store with 10 million messages over 100,000 users, with a progress bar."""
-    engine = create_engine(store_kind(url).url)
+    """Fill the SQLite store with 10 million messages over 100,000 users (bulk insert, with a
+    progress bar): 10 sessions of 10 messages each per user."""
+    path = store_kind(url).url.database
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA synchronous = OFF")  # a bulk load, not the service's writes
     total = GROWTH_USERS * GROWTH_SESSIONS_EACH * GROWTH_MESSAGES_EACH
     done = 0
     started = time.perf_counter()
     batch_users = 1000
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA synchronous = OFF")  # a bulk load, not service writes
-        for first in range(0, GROWTH_USERS, batch_users):
-            ids = [f"g{u:06d}" for u in range(first, first + batch_users)]
-            now = 1_600_000_000_000 + first
-            with conn.begin():
-                conn.execute(
-                    insert(users),
-                    [
-                        {
-                            "user_id": u,
-                            "user_name": "grown",
-                            "phone": "",
-                            "email": "",
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                        for u in ids
-                    ],
-                )
-                conn.execute(
-                    insert(chat_sessions),
-                    [
-                        {
-                            "user_id": u,
-                            "session_id": f"g{s}",
-                            "session_title": "grown",
-                            "chat_count": GROWTH_MESSAGES_EACH,
-                            "created_at": now,
-                            "updated_at": now + s,
-                        }
-                        for u in ids
-                        for s in range(GROWTH_SESSIONS_EACH)
-                    ],
-                )
-                conn.execute(
-                    insert(chat_messages),
-                    [
-                        {
-                            "user_id": u,
-                            "session_id": f"g{s}",
-                            "seq": m + 1,
-                            "role": "user" if m % 2 == 0 else "ai",
-                            "msg": MSG,
-                            "meta": None,
-                            "created_at": now,
-                        }
-                        for u in ids
-                        for s in range(GROWTH_SESSIONS_EACH)
-                        for m in range(GROWTH_MESSAGES_EACH)
-                    ],
-                )
-            done += batch_users * GROWTH_SESSIONS_EACH * GROWTH_MESSAGES_EACH
-            rate = done / (time.perf_counter() - started)
-            bar = "#" * int(40 * done / total)
-            print(
-                f"\r  growth [{bar:<40}] {done:>10,}/{total:,} messages, {rate:,.0f}/s",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
+    for first in range(0, GROWTH_USERS, batch_users):
+        ids = [f"g{u:06d}" for u in range(first, first + batch_users)]
+        now = 1_600_000_000_000 + first
+        sessions = range(GROWTH_SESSIONS_EACH)
+        db.execute("BEGIN")
+        db.executemany(
+            "INSERT INTO users (user_id, user_name, phone, email, profile, created_at, "
+            "updated_at) VALUES (?, 'grown', '', '', NULL, ?, ?)",
+            [(u, now, now) for u in ids],
+        )
+        db.executemany(
+            "INSERT INTO chat_sessions (user_id, session_id, session_title, chat_count, "
+            "created_at, updated_at) VALUES (?, ?, 'grown', ?, ?, ?)",
+            [(u, f"g{s}", GROWTH_MESSAGES_EACH, now, now + s) for u in ids for s in sessions],
+        )
+        db.executemany(
+            "INSERT INTO chat_messages (user_id, session_id, seq, role, msg, meta, created_at) "
+            "VALUES (?, ?, ?, ?, ?, NULL, ?)",
+            [
+                (u, f"g{s}", m + 1, "user" if m % 2 == 0 else "ai", MSG, now)
+                for u in ids
+                for s in sessions
+                for m in range(GROWTH_MESSAGES_EACH)
+            ],
+        )
+        db.execute("COMMIT")
+        done += batch_users * GROWTH_SESSIONS_EACH * GROWTH_MESSAGES_EACH
+        rate = done / (time.perf_counter() - started)
+        bar = "#" * int(40 * done / total)
+        print(
+            f"\r  growth [{bar:<40}] {done:>10,}/{total:,} messages, {rate:,.0f}/s",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
     print(file=sys.stderr)
-    engine.dispose()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
 
 
 # -- load ---------------------------------------------------------------------------------
