@@ -71,22 +71,24 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path):
     base = f"http://127.0.0.1:{port}"
     acked: list[dict] = []
     process = _start(tmp_path, port)
-    with httpx.Client(base_url=base) as http:
-        for u in range(USERS):
-            assert http.post("/add_user", json={"user_id": f"crash-{u}"}).json()["ok"] == 0
-    for round_ in range(3):
-        stop = asyncio.Event()
-
-        async def run(round_: int = round_, stop: asyncio.Event = stop, pid: int = process.pid):
-            load = asyncio.create_task(_load(base, acked, stop, round_))
-            await asyncio.sleep(1.0)
-            os.kill(pid, signal.SIGKILL)  # mid-load: groups are being committed
-            await asyncio.wait_for(load, 30)
-
-        asyncio.run(run())
-        process.wait(timeout=10)
-        process = _start(tmp_path, port)
     try:
+        with httpx.Client(base_url=base) as http:
+            for u in range(USERS):
+                assert http.post("/add_user", json={"user_id": f"crash-{u}"}).json()["ok"] == 0
+        for round_ in range(3):
+            stop = asyncio.Event()
+
+            async def run(
+                round_: int = round_, stop: asyncio.Event = stop, pid: int = process.pid
+            ) -> None:
+                load = asyncio.create_task(_load(base, acked, stop, round_))
+                await asyncio.sleep(1.0)
+                os.kill(pid, signal.SIGKILL)  # mid-load: groups are being committed
+                await asyncio.wait_for(load, 30)
+
+            asyncio.run(run())
+            process.wait(timeout=10)
+            process = _start(tmp_path, port)
         assert len(acked) > 100  # the load really ran
         stored: dict[str, dict[int, str]] = {}
         with httpx.Client(base_url=base) as http:
@@ -101,5 +103,5 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path):
         for message in acked:
             assert stored[message["user_id"]].get(message["seq"]) == message["msg"], message
     finally:
-        process.terminate()
+        process.kill()
         process.wait(timeout=30)
