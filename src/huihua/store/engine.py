@@ -85,7 +85,6 @@ def server_engine(settings: Settings) -> Engine:
     options: dict[str, Any] = {
         "pool_size": settings.pool_size,
         "max_overflow": 0,
-        "pool_pre_ping": True,
         "pool_recycle": 3600,
         "pool_timeout": 10,
     }

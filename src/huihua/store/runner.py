@@ -289,12 +289,18 @@ class PooledRunner:
         )
 
     def _transaction(self, fn: UnitOfWork[T]) -> T:
+        # Pooled connections are not pinged at checkout (a round trip per request); a
+        # connection that died in the pool fails at its first statement, before anything
+        # was committed, and the transaction is run once more on a new one.
+        reconnected = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             raw = None
+            committing = False
             try:
                 raw = self._engine.raw_connection()
                 db = Db(raw, self._engine.dialect)
                 value = fn(db)
+                committing = True
                 raw.commit()
                 raw.close()
                 return value
@@ -304,6 +310,10 @@ class PooledRunner:
             except Exception as error:
                 if self._errors.unavailable(error) and not self._errors.retryable(error):
                     _discard(raw)
+                    self._engine.pool.dispose()  # its idle twins are most likely dead too
+                    if raw is not None and not committing and not reconnected:
+                        reconnected = True
+                        continue
                     raise self._errors.failure(error) from error
                 _rollback(raw)
                 if attempt < MAX_ATTEMPTS and self._errors.retryable(error):
