@@ -192,16 +192,10 @@ async def query_session_names(
     more = len(rows) > limit
     rows = rows[:limit]
     sessions = [
-        SessionOut(
-            session_id=r.session_id,
-            session_title=r.session_title or "",
-            created_at=_rfc3339(r.created_at),
-            updated_at=_rfc3339(r.updated_at),
-            chat_count=r.chat_count,
-        )
-        for r in rows
+        SessionOut(session_id, title or "", _rfc3339(created), _rfc3339(updated), count)
+        for session_id, title, created, updated, count in rows
     ]
-    cursor = encode_cursor(rows[-1].updated_at, rows[-1].session_id) if more else ""
+    cursor = encode_cursor(rows[-1][3], rows[-1][0]) if more else ""
     return SessionNamesReply(request_id=request_id, sessions=sessions, next_cursor=cursor)
 
 
@@ -223,15 +217,10 @@ async def query_session_info(
 
     session, rows = await store.read(read)
     more = len(rows) > limit
+    raw = msgspec.Raw
     chats = [
-        ChatOut(
-            role=r.role,
-            msg=r.msg,
-            seq=r.seq,
-            created_at=_rfc3339(r.created_at),
-            meta=msgspec.Raw(r.meta.encode()) if r.meta is not None else None,
-        )
-        for r in reversed(rows[:limit])
+        ChatOut(role, msg, seq, _rfc3339(at), None if meta is None else raw(meta.encode()))
+        for role, msg, seq, at, meta in reversed(rows[:limit])
     ]
     return SessionInfoReply(
         request_id=request_id,

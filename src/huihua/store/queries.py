@@ -213,10 +213,13 @@ def get_session(db: Db, user_id: str, session_id: str) -> Any:
 
 
 def list_sessions(db: Db, user_id: str, limit: int, after: tuple[int, str] | None) -> list[Any]:
-    """Return up to ``limit`` sessions, most recently active first, after a keyset position."""
+    """Return up to ``limit`` sessions, most recently active first, after a keyset position:
+    tuples of (session_id, session_title, created_at, updated_at, chat_count)."""
     if after is None:
-        return db.rows(_LIST_FIRST, user_id=user_id, limit=limit)
-    return db.rows(_LIST_AFTER, user_id=user_id, after_at=after[0], after_id=after[1], limit=limit)
+        return db.tuples(_LIST_FIRST, user_id=user_id, limit=limit)
+    return db.tuples(
+        _LIST_AFTER, user_id=user_id, after_at=after[0], after_id=after[1], limit=limit
+    )
 
 
 def delete_session(db: Db, user_id: str, session_id: str) -> bool:
@@ -275,10 +278,11 @@ def insert_message(
 def list_messages(
     db: Db, user_id: str, session_id: str, limit: int, before_seq: int | None
 ) -> list[Any]:
-    """Return the newest ``limit`` messages below ``before_seq``, newest first."""
+    """Return the newest ``limit`` messages below ``before_seq``, newest first: tuples of
+    (role, msg, seq, created_at, meta)."""
     if before_seq is None:
-        return db.rows(_MESSAGES_NEWEST, user_id=user_id, session_id=session_id, limit=limit)
-    return db.rows(
+        return db.tuples(_MESSAGES_NEWEST, user_id=user_id, session_id=session_id, limit=limit)
+    return db.tuples(
         _MESSAGES_BEFORE,
         user_id=user_id,
         session_id=session_id,
