@@ -14,7 +14,10 @@ def now_ms() -> int:
 def rfc3339(ms: int) -> str:
     """Return ``ms`` as an RFC 3339 UTC string with milliseconds, e.g. 2026-11-24T14:15:46.123Z."""
     seconds, millis = divmod(ms, 1000)
-    return f"{_second(seconds)}.{millis:03d}Z"
+    return _second(seconds) + _MILLIS[millis]
+
+
+_MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
 
 
 @functools.lru_cache(maxsize=4096)
