@@ -50,7 +50,7 @@ SERVER_URLS = {
     "mysql": os.environ.get("HUIHUA_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/"),
 }
 HUIHUA_SERVE = (sys.executable, "-m", "huihua", "serve")
-WRK = ("wrk", "-t2", "--timeout", "10s")
+WRK = ("wrk", "-t1", "--timeout", "10s")  # one thread keeps up; see README
 WRITERS = 64  # users (and sessions) the add_chat load spreads over
 MANY_SESSIONS = 100_000
 GROWTH_USERS, GROWTH_SESSIONS_EACH, GROWTH_MESSAGES_EACH = 100_000, 10, 10
@@ -316,6 +316,7 @@ def measure(server: Server, script: str, env: dict[str, str], args: Any) -> dict
             peak["rss"] = max(peak["rss"], server.rss_bytes())
             peak["worker"] = max(peak["worker"], server.worker_rss_bytes())
 
+    wrk(server.base, script, env, 1, args.connections)  # warm up: caches, prepared statements
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
