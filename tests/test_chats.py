@@ -20,33 +20,13 @@ from sqlalchemy import create_engine, insert
 from huihua.store.engine import store_kind
 from huihua.store.tables import chat_sessions
 
+from .helpers import TIMESTAMP, fails, ok
+
 if TYPE_CHECKING:
     from conftest import Api
 
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SERVER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-STATUS = {0: 200, 1: 400, 2: 404, 6: 413}
 SESSION_ROW_KEYS = {"session_id", "session_title", "created_at", "updated_at", "chat_count"}
-
-
-def ok(api: Api, path: str, **fields: Any) -> dict[str, Any]:
-    """POST the fields; check the reply is a success; return it."""
-    response = api.post(path, fields)
-    body = response.json()
-    assert body["ok"] == 0, body
-    assert body["failed"] == "", body
-    assert response.status_code == 200, body
-    return body
-
-
-def fails(api: Api, path: str, code: int, **fields: Any) -> dict[str, Any]:
-    """POST the fields; check the reply is failure ``code`` with its status; return it."""
-    response = api.post(path, fields)
-    body = response.json()
-    assert body["ok"] == code, body
-    assert response.status_code == STATUS[code], body
-    assert isinstance(body["failed"], str) and body["failed"], body
-    return body
 
 
 def chat(api: Api, user_id: str, msg: str = "hi", role: str = "user", **more: Any) -> dict:

@@ -18,25 +18,18 @@ import pytest
 import huihua
 import huihua.service
 
+from .helpers import POST_PATHS, STATUS
+
 if TYPE_CHECKING:
     from conftest import Api
 
-PATHS = (
-    "/add_user",
-    "/query_user_info",
-    "/add_chat",
-    "/query_session_names",
-    "/query_session_info",
-    "/delete_specific_session",
-    "/delete_sessions",
-)
+PATHS = POST_PATHS
 STRICT_PATHS = tuple(p for p in PATHS if p != "/add_user")
 NAMED_SESSION_PATHS = ("/query_session_info", "/delete_specific_session")
 SESSION_ID_PATHS = ("/add_chat", *NAMED_SESSION_PATHS)
 UNKNOWN_USER_PATHS = STRICT_PATHS  # add_user is an upsert: it never answers "no such user"
 
 # API.md §1: the HTTP status of each ok code.
-STATUS = {0: 200, 1: 400, 2: 404, 3: 401, 4: 403, 5: 409, 6: 413, 7: 429, 8: 503, 9: 500, 10: 405}
 MIB = 1_048_576
 
 # The fields of each request (API.md §3) and the JSON type each takes.

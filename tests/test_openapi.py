@@ -13,18 +13,11 @@ import pytest
 
 import huihua
 
+from .helpers import POST_PATHS
+
 if TYPE_CHECKING:
     from conftest import Api
 
-POST_PATHS = (
-    "/add_user",
-    "/query_user_info",
-    "/add_chat",
-    "/query_session_names",
-    "/query_session_info",
-    "/delete_specific_session",
-    "/delete_sessions",
-)
 WRITE_PATHS = ("/add_user", "/add_chat", "/delete_specific_session", "/delete_sessions")
 
 # API.md §3: each request's fields with their JSON type, and which are required.

@@ -13,31 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .helpers import fails, ok
+
 if TYPE_CHECKING:
     from conftest import Api
 
-STATUS = {0: 200, 1: 400, 2: 404, 6: 413}
 EMOJI = "😀𠀀"  # U+1F600 and U+20000: four bytes each in UTF-8
-
-
-def ok(api: Api, path: str, **fields: Any) -> dict[str, Any]:
-    """POST the fields; check the reply is a success; return it."""
-    response = api.post(path, fields)
-    body = response.json()
-    assert body["ok"] == 0, body
-    assert body["failed"] == "", body
-    assert response.status_code == 200, body
-    return body
-
-
-def fails(api: Api, path: str, code: int, **fields: Any) -> dict[str, Any]:
-    """POST the fields; check the reply is failure ``code`` with its status; return it."""
-    response = api.post(path, fields)
-    body = response.json()
-    assert body["ok"] == code, body
-    assert response.status_code == STATUS[code], body
-    assert isinstance(body["failed"], str) and body["failed"], body
-    return body
 
 
 def user_info(api: Api, user_id: str) -> dict[str, Any]:

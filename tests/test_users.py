@@ -6,7 +6,6 @@ carry. Further profile fields are kept as they came and returned at top level.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -14,36 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .helpers import TIMESTAMP, fails, ok
+
 if TYPE_CHECKING:
     from conftest import Api
-
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-STATUS = {0: 200, 1: 400, 2: 404, 6: 413}
 
 
 def new_user_id() -> str:
     return f"u-{uuid.uuid4().hex}"
-
-
-def ok(api: Api, path: str, **fields: Any) -> dict[str, Any]:
-    """POST the fields; check the reply is a success; return it."""
-    response = api.post(path, fields)
-    body = response.json()
-    assert body["ok"] == 0, body
-    assert body["failed"] == "", body
-    assert response.status_code == 200, body
-    return body
-
-
-def fails(api: Api, path: str, code: int, **fields: Any) -> dict[str, Any]:
-    """POST the fields; check the reply is failure ``code`` with its status; return it."""
-    response = api.post(path, fields)
-    body = response.json()
-    assert body["ok"] == code, body
-    assert response.status_code == STATUS[code], body
-    assert isinstance(body["failed"], str) and body["failed"], body
-    assert isinstance(body["request_id"], str) and body["request_id"], body
-    return body
 
 
 def profile(api: Api, user_id: str) -> dict[str, Any]:
