@@ -32,6 +32,8 @@ from huihua.app import create_app
 from huihua.config import Settings
 from huihua.store import migrate
 
+from .fake_wechat import APPID, SECRET, FakeWeChat
+
 STORES = ("sqlite", "postgresql", "mysql")
 POSTGRES_URL = os.environ.get(
     "HUIHUA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -141,6 +143,7 @@ class RunningServer:
             log_config=None,
             access_log=False,
             lifespan="on",
+            proxy_headers=False,  # as `huihua serve`: X-Forwarded-For is auth.py's to judge
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -192,3 +195,39 @@ def api(serve: Callable[..., Api], store_kind: str) -> Api:
 def user(api: Api) -> str:
     """A user that exists on ``api``'s store."""
     return api.new_user()
+
+
+# -- auth on: a service key, user tokens, a fake WeChat on loopback ------------------------
+
+SERVICE_KEY = "svc-KEY-canary-" + "0123456789abcdefghijklmnopqrstuv"
+TOKEN_SECRET = "tok-SECRET-canary-" + "0123456789abcdefghijklmnopqrstuv"
+
+
+@pytest.fixture(scope="session")
+def wechat() -> Iterator[FakeWeChat]:
+    """The fake WeChat jscode2session server (fake_wechat.py)."""
+    fake = FakeWeChat(free_port())
+    yield fake
+    fake.stop()
+
+
+def secure_settings(wechat: FakeWeChat, **changes: Any) -> dict[str, Any]:
+    """Return the settings changes that turn auth on, with /login against ``wechat``."""
+    return {
+        "service_key": SERVICE_KEY,
+        "token_secret": TOKEN_SECRET,
+        "wechat_appid": APPID,
+        "wechat_secret": SECRET,
+        "wechat_api_base": wechat.base,
+        "wechat_timeout_ms": 500,
+        **changes,
+    }
+
+
+@pytest.fixture(scope="session")
+def secured(serve: Callable[..., Api], store_kind: str, wechat: FakeWeChat) -> Api:
+    """A server with auth on (rate limits off) on each store; its client sends the service
+    key unless a request says otherwise."""
+    api = serve(store_kind, **secure_settings(wechat, rate_limit_user=0, rate_limit_address=0))
+    api.http.headers["authorization"] = f"Bearer {SERVICE_KEY}"
+    return api

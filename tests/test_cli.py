@@ -118,3 +118,32 @@ def test_help_is_complete():
     serve_help = subprocess.run([*HUIHUA, "serve", "--help"], capture_output=True, text=True)
     for option in ("--host", "--port", "--workers", "--database-url", "--log-level"):
         assert option in serve_help.stdout
+
+
+def test_serve_beyond_loopback_without_a_service_key_refuses_and_says_why(tmp_path: Path):
+    for args, env in (
+        (["--host", "0.0.0.0"], {}),
+        (["--host", "::"], {}),
+        (["--host", "0.0.0.0"], {"HUIHUA_SERVICE_KEY": "sh0rtKEY"}),
+        (["--host", "0.0.0.0"], {"HUIHUA_SERVICE_KEY": "k" * 40}),
+        (
+            ["--host", "0.0.0.0"],
+            {"HUIHUA_SERVICE_KEY": "Zx9" + "q1w2e3r4t5y6" * 3, "HUIHUA_TOKEN_SECRET": "d3vTOKEN"},
+        ),
+    ):
+        result = subprocess.run(
+            [*HUIHUA, "serve", *args, "--port", str(free_port())],
+            cwd=tmp_path,
+            env=_env(**env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode != 0, (args, env)
+        assert "refusing to listen" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+        if not env:
+            assert "HUIHUA_SERVICE_KEY" in result.stderr and "--allow-no-auth" in result.stderr
+        for secret in env.values():
+            assert secret not in result.stderr  # a refused secret is not echoed
+    assert not (tmp_path / "huihua.db").exists()  # refused before touching the store

@@ -28,6 +28,9 @@ def test_migrated_schema_matches_the_tables(databases, store_kind):
             tables = inspect(conn)
             for name in metadata.tables:
                 primary_key = tables.get_pk_constraint(name)["constrained_columns"]
+                if name == "login_codes":  # the user is not known before WeChat answers
+                    assert primary_key == ["code_hash"], name
+                    continue
                 assert primary_key[0] == "user_id", name
     finally:
         engine.dispose()

@@ -262,3 +262,13 @@ def test_users_are_separate(api: Api) -> None:
         "phone": "",
         "email": "b@example.com",
     }
+
+
+def test_further_fields_are_limited_in_all_not_per_call(api: Api) -> None:
+    user_id = api.new_user()
+    half = "x" * 5000
+    ok(api, "/add_user", user_id=user_id, note_a=half)
+    body = fails(api, "/add_user", 6, user_id=user_id, note_b=half)
+    assert body["failed"].startswith("profile fields:"), body
+    info = ok(api, "/query_user_info", user_id=user_id)
+    assert info["note_a"] == half and "note_b" not in info

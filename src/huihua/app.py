@@ -18,13 +18,15 @@ from collections.abc import AsyncIterator
 import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from huihua import __version__, logs
+from huihua import __version__, logs, ratelimit, wechat
 from huihua.api import ENDPOINTS, Context, Endpoint
+from huihua.auth import Access
 from huihua.config import Settings
 from huihua.errors import (
     HuihuaError,
@@ -45,7 +47,7 @@ log = logging.getLogger("huihua")
 access_log = logging.getLogger("huihua.access")
 
 HEALTH_TIMEOUT_S = 5.0
-_HEADERS = {"cache-control": "no-store"}
+_HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
 _encode = msgspec.json.Encoder().encode
 
 
@@ -54,10 +56,17 @@ def _reply(body: bytes, status: int = 200) -> Response:
 
 
 def _failure(request_id: str, error: HuihuaError) -> Response:
-    return _reply(error_body(request_id, error), error.status)
+    response = _reply(error_body(request_id, error), error.status)
+    if error.headers:
+        response.headers.update(error.headers)
+    return response
 
 
-_JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+_JSON_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+]
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
@@ -89,6 +98,7 @@ class PostEndpoint:
     """
 
     def __init__(self, spec: Endpoint, context: dict[str, Context]) -> None:
+        self.spec = spec
         self.path = spec.path
         self.request_type = spec.request if spec.strict else None
         self.handler = spec.handler
@@ -99,44 +109,73 @@ class PostEndpoint:
         ctx = self.context["ctx"]
         request_id = None
         status = 200
+        extra: dict[str, str] | None = None
+        who = "-"
         try:
             body = await _read_body(scope, receive, ctx.settings.max_body_bytes)
             parsed = parse_body(body, self.request_type)
             request_id = parsed.request_id
-            reply = await self.handler(ctx, parsed)
+            # credential (ok 3), then rate limits (ok 7): before any field error (API.md §1)
+            principal, parsed = await ctx.access.admit(scope, parsed, self.spec)
+            who = principal.log_name
+            reply = await self.handler(ctx, parsed, principal)
             if not isinstance(reply, bytes):
                 reply = _encode(reply)
             ok = 0
         except HuihuaError as error:
             request_id = request_id or new_id()
             reply, ok, status = error_body(request_id, error), error.ok, error.status
+            extra = error.headers
         except Exception:
             request_id = request_id or new_id()
             log.exception("unexpected error request_id=%s route=%s", request_id, self.path)
             error = InternalError(f"internal error; logged with request_id {request_id}")
             reply, ok, status = error_body(request_id, error), error.ok, error.status
         headers = [*_JSON_HEADERS, (b"content-length", str(len(reply)).encode())]
+        if extra:
+            headers += [(k.encode(), v.encode()) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": reply})
         access_log.info(
-            "request_id=%s route=%s ok=%d status=%d ms=%.1f",
+            "request_id=%s route=%s ok=%d status=%d ms=%.1f who=%s",
             request_id,
             self.path,
             ok,
             status,
             (time.perf_counter() - started) * 1000,
+            who,
         )
 
 
 class HuihuaApp:
     """The ASGI app: POSTs to a known endpoint go straight to it, the rest to Starlette."""
 
-    def __init__(self, starlette: Starlette, posts: dict[str, PostEndpoint]) -> None:
+    def __init__(
+        self, starlette: Starlette, posts: dict[str, PostEndpoint], cors_origins: list[str]
+    ) -> None:
         self.starlette = starlette
         self.state = starlette.state
         self._posts = posts
+        # CORS headers only when origins are configured (a mini-program needs none).
+        self._cors = (
+            CORSMiddleware(
+                self._route,
+                allow_origins=cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+                max_age=600,
+            )
+            if cors_origins
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._cors is not None:
+            await self._cors(scope, receive, send)
+        else:
+            await self._route(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             endpoint = self._posts.get(scope["path"])
             if endpoint is not None:
@@ -155,7 +194,14 @@ def create_app(settings: Settings) -> HuihuaApp:
         store = open_store(settings)
         for warning in store.warnings:
             log.warning("durability: %s", warning)
-        context["ctx"] = Context(settings=settings, store=store)
+        limiter = ratelimit.open_limiter(settings)
+        if isinstance(limiter, ratelimit.RedisLimiter) and not await limiter.ping():
+            log.warning("rate limits: Redis does not answer at start; not limiting until it does")
+        if settings.auth and settings.workers > 1 and not settings.redis_url:
+            log.warning("rate limits: per worker process; set HUIHUA_REDIS_URL to share them")
+        client = wechat.WeChat(settings) if wechat.enabled(settings) else None
+        access = Access(settings, store, limiter)
+        context["ctx"] = Context(settings=settings, store=store, access=access, wechat=client)
         app.state.store = store
         # What start-up made lives as long as the process: keep it out of the collector's
         # full passes, which otherwise walk it again and again under load.
@@ -165,6 +211,9 @@ def create_app(settings: Settings) -> HuihuaApp:
             yield
         finally:
             context.pop("ctx", None)
+            if client is not None:
+                await client.aclose()
+            await limiter.aclose()
             store.close()
             logs.flush()  # uvicorn re-raises SIGTERM after shutdown: no atexit flush follows
 
@@ -185,6 +234,10 @@ def create_app(settings: Settings) -> HuihuaApp:
         return _reply(_encode(reply))
 
     async def openapi(request: Request) -> Response:
+        try:  # with auth on, the API's description is for the back end only
+            await context["ctx"].access.require_service(request.scope)
+        except HuihuaError as error:
+            return _failure(new_id(), error)
         return Response(openapi_body, media_type="application/json", headers=_HEADERS)
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -204,7 +257,9 @@ def create_app(settings: Settings) -> HuihuaApp:
         error = InternalError(f"internal error; logged with request_id {request_id}")
         return _failure(request_id, error)
 
-    posts = {e.path: PostEndpoint(e, context) for e in ENDPOINTS}
+    # /login exists only with WeChat credentials and a token secret to sign with.
+    served = [e for e in ENDPOINTS if e.path != "/login" or wechat.enabled(settings)]
+    posts = {e.path: PostEndpoint(e, context) for e in served}
     routes = [Route(path, endpoint, methods=["POST"]) for path, endpoint in posts.items()]
     routes += [
         Route("/healthz", healthz, methods=["GET"]),
@@ -216,4 +271,5 @@ def create_app(settings: Settings) -> HuihuaApp:
         exception_handlers={404: not_found, 405: method_not_allowed, Exception: internal},
     )
     app.router.redirect_slashes = False  # "/add_chat/" is an unknown path, not a redirect
-    return HuihuaApp(app, posts)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    return HuihuaApp(app, posts, origins)

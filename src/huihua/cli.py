@@ -64,12 +64,21 @@ def main() -> None:
     type=click.Choice(LOG_LEVELS),
     help=f"{help_of('log_level')} [env HUIHUA_LOG_LEVEL; default {Settings.log_level}]",
 )
+@click.option(
+    "--allow-no-auth",
+    is_flag=True,
+    default=None,
+    help=f"{help_of('allow_no_auth')} Without it, serve refuses a non-loopback --host "
+    "unless HUIHUA_SERVICE_KEY is set. [env HUIHUA_ALLOW_NO_AUTH]",
+)
 def serve(**options: Any) -> None:
     """Serve the API over HTTP.
 
     On the embedded SQLite default the schema is created or upgraded first; a PostgreSQL or
     MySQL database must already be current (run `huihua migrate`), or serve refuses to
-    start. Every setting in docs/configuration.md can also be given as HUIHUA_<NAME>.
+    start. Auth is on when HUIHUA_SERVICE_KEY is set; without it serve listens on loopback
+    only (see --allow-no-auth). Every setting in docs/configuration.md can also be given as
+    HUIHUA_<NAME>.
     """
     import uvicorn
 
@@ -77,6 +86,9 @@ def serve(**options: Any) -> None:
 
     settings = _settings(**options)
     _configure_logging(settings.log_level)
+    problem = settings.exposure_problem()
+    if problem is not None:
+        raise click.ClickException(problem)
     try:
         warnings = verify(settings)
     except (StoreError, ValueError) as error:
@@ -92,6 +104,9 @@ def serve(**options: Any) -> None:
         "http": "httptools",
         "log_config": None,
         "server_header": False,
+        # The client address comes from X-Forwarded-For only through trusted_proxies
+        # (auth.py), never from uvicorn's own, looser, proxy handling.
+        "proxy_headers": False,
     }
     log.info("huihua %s serving on http://%s:%d", __version__, settings.host, settings.port)
     if settings.workers == 1:

@@ -27,6 +27,7 @@ class HuihuaError(Exception):
 
     ok: int = 9
     status: int = 500
+    headers: dict[str, str] | None = None  # HTTP headers the reply carries besides
 
     def __init__(self, failed: str) -> None:
         super().__init__(failed)
@@ -44,6 +45,10 @@ class NotFound(HuihuaError):
 class Unauthenticated(HuihuaError):
     ok, status = 3, 401
 
+    def __init__(self, failed: str) -> None:
+        super().__init__(failed)
+        self.headers = {"www-authenticate": 'Bearer realm="huihua"'}
+
 
 class Forbidden(HuihuaError):
     ok, status = 4, 403
@@ -59,6 +64,10 @@ class TooLarge(HuihuaError):
 
 class RateLimited(HuihuaError):
     ok, status = 7, 429
+
+    def __init__(self, failed: str, retry_after: int = 1) -> None:
+        super().__init__(failed)
+        self.headers = {"retry-after": str(max(1, retry_after))}
 
 
 class StorageUnavailable(HuihuaError):

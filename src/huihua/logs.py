@@ -97,3 +97,6 @@ def configure(level: str) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs each request's URL at INFO, and WeChat's URL holds the app secret.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -14,10 +14,13 @@ from huihua.schemas import HealthReply
 _REF = "#/components/schemas/{name}"
 _ERRORS = {
     "400": "ok 1: invalid request",
+    "401": "ok 3: credential missing, malformed, forged or expired (auth on)",
+    "403": "ok 4: credential valid, but not for this user or this operation",
     "404": "ok 2: not found (user, session or path)",
     "405": "ok 10: method not allowed",
     "409": "ok 5: request_id already used for a different request",
     "413": "ok 6: body or field too large",
+    "429": "ok 7: rate limited; retry after the Retry-After header's seconds",
     "500": "ok 9: internal error, logged with the request_id",
     "503": "ok 8: storage unavailable, nothing written, retry is safe",
 }
@@ -45,6 +48,8 @@ def build_openapi() -> dict[str, Any]:
                 "summary": e.summary,
                 "requestBody": {"required": True, **_json(refs_of[e.request])},
                 "responses": responses,
+                # With auth on: the service key or a user token; /login needs none.
+                "security": [{}] if e.public else [{"bearer": []}],
             }
         }
     health = _json(refs_of[HealthReply])
@@ -74,7 +79,18 @@ def build_openapi() -> dict[str, Any]:
             "{request_id, ok, failed}; see API.md for the ok codes.",
         },
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The service key (the app's back end), or a user token "
+                    "from /login (the mini-program). Needed only when the server has a "
+                    "service key set (auth on).",
+                }
+            },
+        },
     }
 
 

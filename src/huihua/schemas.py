@@ -66,6 +66,16 @@ class DeleteSessionsRequest(Request):
     user_id: str
 
 
+class DeleteUserRequest(Request):
+    user_id: str
+
+
+class LoginRequest(Request):
+    """The mini-program's ``wx.login`` code."""
+
+    code: str
+
+
 # -- replies ----------------------------------------------------------------------------
 
 
@@ -122,6 +132,15 @@ class SessionInfoReply(Envelope):
 
 class DeleteSessionsReply(Envelope):
     deleted: int = 0
+
+
+class LoginReply(Envelope):
+    """``token`` goes back as ``Authorization: Bearer <token>`` until ``expires_at``."""
+
+    user_id: str = ""
+    token: str = ""
+    expires_at: str = ""
+    created: bool = False
 
 
 class HealthReply(Envelope):

@@ -8,14 +8,17 @@ commits. Nothing here commits or knows HTTP.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from huihua import timestamps
-from huihua.errors import Conflict, Envelope, NotFound
+from huihua.errors import Conflict, Envelope, NotFound, StorageUnavailable, TooLarge
 from huihua.ids import new_id
 from huihua.schemas import (
     AddChatReply,
@@ -30,6 +33,9 @@ from huihua.store import Store
 from huihua.store import queries as q
 from huihua.store.sql import Db
 from huihua.validation import AddChatInput, AddUserInput, encode_cursor
+
+if TYPE_CHECKING:
+    from huihua.wechat import WeChat
 
 TITLE_CHARS = 30
 _encode = msgspec.json.Encoder().encode
@@ -108,7 +114,10 @@ async def add_user(store: Store, call: WriteCall, inp: AddUserInput) -> bytes:
             return AddUserReply(request_id=call.request_id, user_id=inp.user_id, created=True)
         profile = None
         if inp.extra:
-            profile = _encode((_decode(row.profile) if row.profile else {}) | inp.extra).decode()
+            merged = _encode((_decode(row.profile) if row.profile else {}) | inp.extra)
+            if len(merged) > inp.profile_max:  # the limit holds for the fields kept in all
+                raise TooLarge(f"profile fields: must be at most {inp.profile_max} bytes in all")
+            profile = merged.decode()
         q.update_user(
             db,
             inp.user_id,
@@ -255,3 +264,134 @@ async def delete_sessions(store: Store, call: WriteCall, user_id: str) -> bytes:
         return DeleteSessionsReply(request_id=call.request_id, deleted=deleted)
 
     return await store.write(_idempotent(call, user_id, work))
+
+
+# -- access: token nonces, deleting a user, login ------------------------------------------
+
+
+async def token_nonce(store: Store, user_id: str) -> str | None:
+    """Return the user's current token nonce, or None (no such user, or none set yet)."""
+    row = await store.read(lambda db: q.get_token_nonce(db, user_id))
+    return None if row is None else row.token_nonce
+
+
+async def delete_user(store: Store, call: WriteCall, user_id: str) -> bytes:
+    """Delete a user and every session, message, request and login record of theirs, in one
+    transaction; return the encoded reply.
+
+    No idempotency record is left behind (nothing may remain under the user's id), so a
+    retry answers ok 2; a request_id already used for a different request is still ok 5.
+    """
+    rid = call.client_request_id
+    fingerprint = call.fingerprint() if rid is not None else ""
+
+    def unit(db: Db) -> bytes:
+        record = q.get_idempotency(db, user_id, rid) if rid is not None else None
+        if not q.delete_user(db, user_id):
+            raise NotFound(USER_NOT_FOUND)
+        if record is not None and record.fingerprint != fingerprint:
+            raise Conflict("request_id: already used for a different request")
+        return _encode(Envelope(request_id=call.request_id))
+
+    return await store.write(unit)
+
+
+LOGIN_REPLAY_MS = 300_000  # a retried /login within 5 minutes gets the same reply
+LOGIN_CLAIM_MS = 15_000  # a claim older than this was left by a server that died mid-login
+LOGIN_POLL_S = 0.05
+
+
+class LoginFacts(msgspec.Struct, frozen=True):
+    """What a login gave: the user, the token's nonce and times (epoch seconds)."""
+
+    user_id: str
+    token_nonce: str
+    created: bool
+    issued_at: int
+    expires_at: int
+
+
+def login_code_hash(code: str) -> str:
+    """Return the hash a login code is kept under (the code itself is never stored)."""
+    return hashlib.sha256(b"huihua login code\n" + code.encode()).hexdigest()
+
+
+async def login(store: Store, wechat: WeChat, code: str, ttl: int, wait_s: float) -> LoginFacts:
+    """Exchange a wx.login code for its user (made on first login); return the login facts.
+
+    The same code within five minutes gives the same facts, on any worker or host: the code
+    is claimed in the database (by its hash) before WeChat is called, so a twin in flight
+    waits up to ``wait_s`` for the first to finish rather than spending the code again. A
+    failed exchange forgets the claim: nothing is stored.
+    """
+    code_hash = login_code_hash(code)
+
+    def claim(db: Db) -> LoginFacts | bool:
+        now = timestamps.now_ms()
+        q.purge_login_codes(db, now - LOGIN_REPLAY_MS)
+        row = q.get_login_code(db, code_hash)
+        if row is not None and row.user_id is not None:
+            return LoginFacts(
+                user_id=row.user_id,
+                token_nonce=row.token_nonce,
+                created=bool(row.created),
+                issued_at=row.issued_at,
+                expires_at=row.expires_at,
+            )
+        if row is not None and row.claimed_at > now - LOGIN_CLAIM_MS:
+            return False  # a twin is talking to WeChat
+        if row is not None:
+            q.delete_login_code(db, code_hash)
+        q.claim_login_code(db, code_hash, now)
+        return True
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        claimed = await store.write(claim)
+        if isinstance(claimed, LoginFacts):
+            return claimed
+        if claimed:
+            break
+        if time.monotonic() > deadline:
+            raise StorageUnavailable("code: a login with this code is still under way; retry")
+        await asyncio.sleep(LOGIN_POLL_S)
+
+    def finish(db: Db, openid: str) -> LoginFacts:
+        now = timestamps.now_ms()
+        row = q.get_token_nonce(db, openid)
+        created = row is None
+        if row is None:
+            nonce = q.insert_user(
+                db, openid, user_name="", phone="", email="", profile=None, now=now
+            )
+        elif row.token_nonce is None:  # a user from before tokens existed
+            nonce = q.new_token_nonce()
+            q.set_token_nonce(db, openid, nonce)
+        else:
+            nonce = row.token_nonce
+        issued_at = now // 1000
+        facts = LoginFacts(
+            user_id=openid,
+            token_nonce=nonce,
+            created=created,
+            issued_at=issued_at,
+            expires_at=issued_at + ttl,
+        )
+        q.finish_login_code(
+            db,
+            code_hash,
+            user_id=openid,
+            token_nonce=nonce,
+            created=created,
+            issued_at=issued_at,
+            expires_at=facts.expires_at,
+        )
+        return facts
+
+    try:
+        openid = await wechat.openid(code)
+        return await store.write(lambda db: finish(db, openid))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await store.write(lambda db: q.delete_login_code(db, code_hash))
+        raise

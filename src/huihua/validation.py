@@ -349,6 +349,7 @@ class AddUserInput(msgspec.Struct):
     phone: str | None
     email: str | None
     extra: dict[str, Any]
+    profile_max: int  # bytes of JSON the further fields may take, with those kept before
 
 
 def check_add_user(settings: Settings, parsed: Parsed) -> AddUserInput:
@@ -381,7 +382,26 @@ def check_add_user(settings: Settings, parsed: Parsed) -> AddUserInput:
     if extra:
         c.json_object("profile fields", extra, settings.max_profile_bytes)
     c.done()
-    return AddUserInput(user_id=user_id, extra=extra, **known)
+    return AddUserInput(
+        user_id=user_id, extra=extra, profile_max=settings.max_profile_bytes, **known
+    )
+
+
+LOGIN_CODE_MAX = 128
+
+
+def check_login(settings: Settings, parsed: Parsed) -> Any:
+    """Return the checked /login request (its ``code``)."""
+    req = parsed.fields()
+    c = parsed.checker()
+    if req.code == "":
+        c.bad("code: must not be empty")
+    elif _CONTROL.search(req.code):
+        c.bad("code: must not contain control characters")
+    elif len(req.code) > LOGIN_CODE_MAX:
+        c.large(f"code: must be at most {LOGIN_CODE_MAX} characters")
+    c.done()
+    return req
 
 
 # -- session list cursor ----------------------------------------------------------------

@@ -10,9 +10,16 @@
   client's JSON object, kept as text and sent back as it is.
 - ``idempotency_records``: the reply to each write that carried a ``request_id``, with a
   fingerprint of its request, written in the same transaction as the write (API.md §4).
+- ``users.token_nonce``: a random value every user token carries and every request checks;
+  it is made anew whenever the row is created, so deleting a user kills their tokens for
+  good, even when the same openid logs in again later.
+- ``login_codes``: what a ``/login`` answered, under a hash of its WeChat code, for five
+  minutes, so that a retried login gets the same reply (WeChat accepts a code once).
 
 Every primary key starts with ``user_id`` and every query names one user, so a sharded
-engine can spread the rows by user. Times are integer milliseconds since the epoch (UTC).
+engine can spread the rows by user — except ``login_codes``, whose key must be the code's
+hash: the user is not known until WeChat has answered. Its rows live five minutes, are
+purged as new logins come, and are few. Times are integer milliseconds since the epoch (UTC).
 On MySQL/MariaDB ids are VARBINARY, so they compare byte for byte: ``abc`` and ``abc `` are
 two users, which a PAD SPACE collation such as ``utf8mb4_bin`` would merge.
 """
@@ -87,6 +94,7 @@ users = Table(
     Column("profile", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("token_nonce", String(32), nullable=True),
     **MYSQL_TABLE_OPTIONS,
 )
 
@@ -124,5 +132,22 @@ idempotency_records = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("response", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# The one table keyed by something other than user_id (see the module docstring): a row is
+# claimed (user_id NULL) before WeChat is called, and holds the reply once it answered.
+login_codes = Table(
+    "login_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("claimed_at", BigInteger, nullable=False),
+    Column("user_id", Identifier(128), nullable=True),
+    Column("token_nonce", String(32), nullable=True),
+    Column("created", Integer, nullable=True),
+    Column("issued_at", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),
+    Index(None, "user_id"),
+    Index(None, "claimed_at"),
     **MYSQL_TABLE_OPTIONS,
 )
