@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from huihua.config import Settings
 from huihua.store import migrate
 
 from .fake_wechat import APPID, SECRET, FakeWeChat
+from .helpers import start_in_thread
 
 STORES = ("sqlite", "postgresql", "mysql")
 POSTGRES_URL = os.environ.get(
@@ -145,14 +144,7 @@ class RunningServer:
             lifespan="on",
             proxy_headers=False,  # as `huihua serve`: X-Forwarded-For is auth.py's to judge
         )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("test server did not start")
-            time.sleep(0.01)
+        self.server, self.thread = start_in_thread(config, "test server")
 
     def stop(self) -> None:
         self.server.should_exit = True

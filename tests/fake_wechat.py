@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +24,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from .helpers import start_in_thread
 
 APPID = "wx-test-appid"
 SECRET = "WECHAT-SECRET-CANARY-0123456789abcdef"
@@ -51,14 +52,7 @@ class FakeWeChat:
         config = uvicorn.Config(
             app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
         )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("fake WeChat did not start")
-            time.sleep(0.01)
+        self.server, self.thread = start_in_thread(config, "fake WeChat")
 
     def count(self, code: str) -> int:
         """Return how many times ``code`` was sent here."""

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from typing import TYPE_CHECKING, Any
+
+import uvicorn
 
 if TYPE_CHECKING:
     from .conftest import Api
@@ -41,3 +45,16 @@ def fails(api: Api, path: str, code: int, **fields: Any) -> dict[str, Any]:
     assert isinstance(body["failed"], str) and body["failed"], body
     assert isinstance(body["request_id"], str) and body["request_id"], body
     return body
+
+
+def start_in_thread(config: uvicorn.Config, what: str) -> tuple[uvicorn.Server, threading.Thread]:
+    """Start a uvicorn server in a daemon thread; return once it listens."""
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.01)
+    return server, thread

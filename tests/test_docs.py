@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from huihua.cli import main
 from huihua.config import Settings
 
+from .helpers import POST_PATHS
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 CONFIG_DOC = (ROOT / "docs" / "configuration.md").read_text()
@@ -85,14 +87,4 @@ def test_readme_examples_answer_as_the_contract_says(serve):
             assert reply.json()["ok"] == 0, (command, reply.text)
             if "request_id" in (body if "-d" in args else {}):
                 assert reply.json()["request_id"] == body["request_id"]
-    assert {
-        "/add_user",
-        "/query_user_info",
-        "/add_chat",
-        "/query_session_names",
-        "/query_session_info",
-        "/delete_specific_session",
-        "/delete_sessions",
-        "/healthz",
-        "/openapi.json",
-    } <= seen
+    assert {*POST_PATHS, "/healthz", "/openapi.json"} <= seen
