@@ -69,6 +69,10 @@ _JSON_HEADERS = [
 ]
 
 
+class ClientGone(Exception):
+    """The client closed the connection before its request body was complete."""
+
+
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     too_large = TooLarge(f"body: must be at most {limit} bytes")
     for name, value in scope["headers"]:
@@ -79,7 +83,7 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            raise HuihuaError("body: the client went away")
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -126,9 +130,17 @@ class PostEndpoint:
             request_id = request_id or new_id()
             reply, ok, status = error_body(request_id, error), error.ok, error.status
             extra = error.headers
-        except Exception:
+        except ClientGone:  # nothing to answer; logged as nginx does, 499
+            access_log.info("request_id=- route=%s ok=- status=499 who=%s", self.path, who)
+            return
+        except Exception as unexpected:
             request_id = request_id or new_id()
-            log.exception("unexpected error request_id=%s route=%s", request_id, self.path)
+            log.error(
+                "unexpected error request_id=%s route=%s: %s",
+                request_id,
+                self.path,
+                logs.describe(unexpected),
+            )
             error = InternalError(f"internal error; logged with request_id {request_id}")
             reply, ok, status = error_body(request_id, error), error.ok, error.status
         headers = [*_JSON_HEADERS, (b"content-length", str(len(reply)).encode())]
@@ -253,7 +265,7 @@ def create_app(settings: Settings) -> HuihuaApp:
 
     async def internal(request: Request, exc: Exception) -> Response:
         request_id = new_id()
-        log.error("unexpected error request_id=%s", request_id, exc_info=exc)
+        log.error("unexpected error request_id=%s: %s", request_id, logs.describe(exc))
         error = InternalError(f"internal error; logged with request_id {request_id}")
         return _failure(request_id, error)
 

@@ -13,6 +13,7 @@ import logging
 import sys
 import threading
 import time
+import traceback
 from typing import TextIO
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -77,6 +78,26 @@ class Formatter(logging.Formatter):
                 time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)),
             )
         return f"{self._text},{record.msecs:03.0f}"
+
+
+def describe(error: BaseException) -> str:
+    """Return an exception's types and stack, without its messages.
+
+    A driver's message can quote the row it refused (PostgreSQL's DETAIL names the key,
+    a user id among it), and logs never hold user ids in clear (README: Logs).
+    """
+    parts = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = traceback.extract_tb(current.__traceback__)
+        where = " < ".join(
+            f"{f.name} ({f.filename.rsplit('/', 1)[-1]}:{f.lineno})" for f in reversed(frames)
+        )
+        parts.append(f"{type(current).__module__}.{type(current).__qualname__} at {where or '?'}")
+        current = current.__cause__ or current.__context__
+    return "; caused by ".join(parts)
 
 
 def flush() -> None:
