@@ -62,10 +62,10 @@ def _failure(request_id: str, error: HuihuaError) -> Response:
     return response
 
 
+# The same headers as raw ASGI pairs, for the POST endpoints that skip Starlette.
 _JSON_HEADERS = [
     (b"content-type", b"application/json"),
-    (b"cache-control", b"no-store"),
-    (b"x-content-type-options", b"nosniff"),
+    *((name.encode(), value.encode()) for name, value in _HEADERS.items()),
 ]
 
 
