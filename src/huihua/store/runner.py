@@ -181,8 +181,14 @@ class SqliteRunner:
                 outcomes = [(False, self._errors.failure(error))] * len(group)
             self._finish(group, outcomes)
             return
-        loop = asyncio.get_running_loop()
-        committing = loop.run_in_executor(self._committer, db.execute_text, "COMMIT")
+        try:
+            committing = asyncio.get_running_loop().run_in_executor(
+                self._committer, db.execute_text, "COMMIT"
+            )
+        except RuntimeError as error:  # the committer is shut down: the server is stopping
+            self._drop_writer()
+            self._finish(group, [(False, self._errors.failure(error))] * len(group))
+            return
         committing.add_done_callback(lambda done: self._committed(group, outcomes, done))
 
     def _run_each(self, db: Db, fns: list[UnitOfWork[Any]]) -> list[tuple[bool, Any]]:
@@ -219,7 +225,7 @@ class SqliteRunner:
     def _committed(
         self, group: list[Pending], outcomes: list[tuple[bool, Any]], done: asyncio.Future[Any]
     ) -> None:
-        error = done.exception()
+        error = asyncio.CancelledError() if done.cancelled() else done.exception()
         if error is not None:
             # Nothing of the group was committed, so nobody in it is told otherwise.
             self._drop_writer()
