@@ -17,6 +17,15 @@ from tests.conftest import Api
 N = 32
 
 
+def assert_each_reply_names_its_stored_seq(
+    requests: list[tuple[str, dict[str, Any]]], replies: list[dict[str, Any]], info: dict[str, Any]
+) -> None:
+    """Each reply's seq is the seq its own message was stored at."""
+    stored = {c["msg"]: c["seq"] for c in info["chats"]}
+    for (_, body), reply in zip(requests, replies, strict=True):
+        assert stored[body["msg"]] == reply["seq"]
+
+
 def sid() -> str:
     return f"s-{uuid.uuid4().hex[:16]}"
 
@@ -67,10 +76,7 @@ def test_concurrent_appends_to_one_session_get_every_seq_once(api: Api, user: st
     assert sorted(r["seq"] for r in replies) == list(range(2, N + 2))
     info = session_info(api, user, session_id)
     assert [c["seq"] for c in info["chats"]] == list(range(1, N + 2))
-    # Each reply's seq is the seq its own message was stored at.
-    stored = {c["msg"]: c["seq"] for c in info["chats"]}
-    for (_, body), reply in zip(requests, replies, strict=True):
-        assert stored[body["msg"]] == reply["seq"]
+    assert_each_reply_names_its_stored_seq(requests, replies, info)
     [row] = sessions(api, user)
     assert row["chat_count"] == N + 1
 
@@ -91,9 +97,7 @@ def test_concurrent_appends_naming_the_same_new_session_make_one_session(
     assert sorted(r["seq"] for r in replies) == list(range(1, N + 1))
     info = session_info(api, user, session_id)
     assert [c["seq"] for c in info["chats"]] == list(range(1, N + 1))
-    stored = {c["msg"]: c["seq"] for c in info["chats"]}
-    for (_, body), reply in zip(requests, replies, strict=True):
-        assert stored[body["msg"]] == reply["seq"]
+    assert_each_reply_names_its_stored_seq(requests, replies, info)
     [row] = sessions(api, user)
     assert row["session_id"] == session_id
     assert row["chat_count"] == N

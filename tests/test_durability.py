@@ -31,6 +31,15 @@ def writer_pragma(api: Api, pragma: str) -> Any:
     return asyncio.run(store.write(lambda conn: conn.execute_text(f"PRAGMA {pragma}")))
 
 
+def warnings_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Return the warnings (and worse) huihua logged."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("huihua") and r.levelno >= logging.WARNING
+    ]
+
+
 def healthz(api: Api) -> httpx.Response:
     return api.http.get("/healthz")
 
@@ -75,11 +84,7 @@ def test_sqlite_synchronous_normal_warns(
     with caplog.at_level(logging.WARNING, logger="huihua"):
         api = serve("sqlite", sqlite_synchronous="NORMAL")
     assert writer_pragma(api, "synchronous") == 1  # NORMAL, as asked
-    warned = [
-        r.getMessage()
-        for r in caplog.records
-        if r.name.startswith("huihua") and r.levelno >= logging.WARNING
-    ]
+    warned = warnings_logged(caplog)
     assert any("synchronous" in line for line in warned), warned
     body = healthz(api).json()
     assert body["ok"] == 0
@@ -105,11 +110,7 @@ def test_postgresql_synchronous_commit_off_warns(
         admin.dispose()
     with caplog.at_level(logging.WARNING, logger="huihua"):
         api = serve("postgresql", database_url=url)
-    warned = [
-        r.getMessage()
-        for r in caplog.records
-        if r.name.startswith("huihua") and r.levelno >= logging.WARNING
-    ]
+    warned = warnings_logged(caplog)
     assert any("synchronous_commit" in line for line in warned), warned
     body = healthz(api).json()
     assert body["ok"] == 0
