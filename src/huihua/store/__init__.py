@@ -97,14 +97,15 @@ def open_store(settings: Settings) -> Store:
             write_engine, sqlite_engine(settings, writer=False), settings.group_commit_max
         )
         return Store(kind.name, runner, warnings)
-    engine = server_engine(settings)
+    engine = server_engine(settings, serving=True)
     try:
         _check_schema(engine)
         warnings = _warnings(engine, settings)
     except BaseException:
         engine.dispose()
         raise
-    return Store(kind.name, PooledRunner(engine, settings.pool_size), warnings)
+    begin = "BEGIN" if kind.name == "postgresql" else None  # its connections autocommit
+    return Store(kind.name, PooledRunner(engine, settings.pool_size, begin=begin), warnings)
 
 
 def _check_schema(engine: Engine) -> None:

@@ -3,7 +3,8 @@
 - SQLite: WAL, ``synchronous`` from the settings (FULL by default), a busy timeout, foreign
   keys off (the schema has none). The driver's own transaction handling is switched off so
   that ``BEGIN IMMEDIATE`` and savepoints work as written.
-- PostgreSQL: psycopg 3. MySQL/MariaDB: PyMySQL, utf8mb4, READ COMMITTED (fewer gap locks,
+- PostgreSQL: psycopg 3, its serving connections in autocommit mode (runner.py opens the
+  transactions). MySQL/MariaDB: PyMySQL, utf8mb4, READ COMMITTED (fewer gap locks,
   and a retried transaction sees the rows that made it fail).
 
 The durability check (API.md §7) also lives here: what each store calls durable.
@@ -79,20 +80,24 @@ def sqlite_engine(settings: Settings, *, writer: bool) -> Engine:
     return engine
 
 
-def server_engine(settings: Settings) -> Engine:
-    """Return a pooled engine for PostgreSQL or MySQL/MariaDB."""
+def server_engine(settings: Settings, *, serving: bool = False) -> Engine:
+    """Return a pooled engine for PostgreSQL or MySQL/MariaDB.
+
+    ``serving``: PostgreSQL's connections are in autocommit mode, and the transaction
+    runner opens each transaction that needs one (runner.py); migrations keep transactions.
+    """
     kind = store_kind(settings.database_url)
     options: dict[str, Any] = {
         "pool_size": settings.pool_size,
         "max_overflow": 0,
         "pool_recycle": 3600,
         "pool_timeout": 10,
+        "connect_args": {"connect_timeout": 5},
     }
     if kind.name == "mysql":
         options["isolation_level"] = "READ COMMITTED"
-        options["connect_args"] = {"connect_timeout": 5}
-    else:
-        options["connect_args"] = {"connect_timeout": 5}
+    elif serving:
+        options["isolation_level"] = "AUTOCOMMIT"
     return create_engine(kind.url, **options)
 
 

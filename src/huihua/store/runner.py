@@ -14,7 +14,10 @@ returns only after that transaction committed; ``read`` runs it in a read transa
   run inline on their own connection (WAL: readers never wait for the writer); long ones
   on a thread.
 - PostgreSQL, MySQL/MariaDB: each call runs on a worker thread with a pooled connection,
-  never on the event loop. A transaction that fails for a serialization failure, a deadlock
+  never on the event loop. PostgreSQL's connections are in autocommit mode: a read's
+  statement is its own transaction, and a write that is one statement (add_chat's append)
+  costs one round trip, with no BEGIN and no COMMIT; other writes open a transaction at
+  their first statement. A transaction that fails for a serialization failure, a deadlock
   (Galera reports a certification conflict at COMMIT as one) or a concurrent insert of the
   same key is retried whole, a few times, with jittered back-off.
 """
@@ -284,24 +287,29 @@ def _discard(raw: Any) -> None:
 class PooledRunner:
     """One pooled connection per call, on a worker thread; whole-transaction retries."""
 
-    def __init__(self, engine: Engine, threads: int) -> None:
+    def __init__(self, engine: Engine, threads: int, *, begin: str | None = None) -> None:
+        """``begin``: the engine's connections are in autocommit mode, and a write opens its
+        transaction with this SQL before its first statement, unless it is one statement
+        run :meth:`~huihua.store.sql.Db.alone`; each statement of a read is then its own
+        transaction. None: the driver opens a transaction at the first statement."""
         self._engine = engine
+        self._begin = begin
         self._errors = ErrorKinds(engine)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="huihua-db")
 
     async def write(self, fn: UnitOfWork[T]) -> T:
         """Run ``fn`` in its own transaction on a worker thread; return after the commit."""
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._transaction, fn
+            self._executor, self._transaction, fn, self._begin
         )
 
     async def read(self, fn: UnitOfWork[T], *, long: bool = False) -> T:
         """Run ``fn`` in a read transaction on a worker thread."""
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._transaction, fn
+            self._executor, self._transaction, fn, None
         )
 
-    def _transaction(self, fn: UnitOfWork[T]) -> T:
+    def _transaction(self, fn: UnitOfWork[T], begin: str | None) -> T:
         # Pooled connections are not pinged at checkout (a round trip per request); a
         # connection that died in the pool fails at its first statement, before anything
         # was committed, and the transaction is run once more on a new one.
@@ -311,10 +319,10 @@ class PooledRunner:
             committing = False
             try:
                 raw = self._engine.raw_connection()
-                db = Db(raw, self._engine.dialect)
+                db = Db(raw, self._engine.dialect, begin=begin)
                 value = fn(db)
                 committing = True
-                raw.commit()
+                raw.commit()  # nothing to send when no transaction is open (autocommit)
                 raw.close()
                 return value
             except HuihuaError:

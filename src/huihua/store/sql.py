@@ -78,24 +78,53 @@ class Db:
     Use cases and store functions receive one; none of them commits.
     """
 
-    __slots__ = ("_binary_ids", "_cursor", "connection", "dialect", "update_returning")
+    __slots__ = (
+        "_begin",
+        "_binary_ids",
+        "_cursor",
+        "connection",
+        "dialect",
+        "update_returning",
+    )
 
-    def __init__(self, connection: Any, dialect: Dialect) -> None:
+    def __init__(self, connection: Any, dialect: Dialect, *, begin: str | None = None) -> None:
+        """``begin``: the connection is in autocommit mode, and this SQL opens the transaction
+        before the first statement (None: the runner already opened it, or the driver does)."""
         self.connection = connection
         self.dialect = dialect
         self.update_returning: bool = dialect.update_returning
         self._binary_ids = dialect.name in ("mysql", "mariadb")
         self._cursor = connection.cursor()
+        self._begin = begin
+
+    def alone(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
+        """Run a statement that is a whole unit of work by itself; return its rows as tuples.
+
+        On an autocommit connection with no transaction open yet it runs as its own
+        transaction: one round trip, nothing to commit. Otherwise it joins the open one.
+        """
+        self._run(statement.compiled(self.dialect), params)
+        found = self._cursor.fetchall()
+        return [_decode_bytes(r) for r in found] if self._binary_ids else found
+
+    def _open(self) -> None:
+        if self._begin is not None:
+            self._cursor.execute(self._begin)
+            self._begin = None
 
     def _execute(self, statement: Statement, params: Mapping[str, Any]) -> _Compiled:
+        self._open()
         compiled = statement.compiled(self.dialect)
+        self._run(compiled, params)
+        return compiled
+
+    def _run(self, compiled: _Compiled, params: Mapping[str, Any]) -> None:
         if compiled.defaults:
             params = compiled.defaults | params
         if compiled.pick is None:
             self._cursor.execute(compiled.sql, params)
         else:
             self._cursor.execute(compiled.sql, compiled.pick(params))
-        return compiled
 
     def rows(self, statement: Statement, **params: Any) -> list[Any]:
         """Return every row the statement selects, as named tuples."""
@@ -136,6 +165,7 @@ class Db:
 
     def run_many(self, statement: Statement, rows: Iterable[Mapping[str, Any]]) -> None:
         """Execute a write once per parameter set."""
+        self._open()
         compiled = statement.compiled(self.dialect)
         if compiled.names is None:
             self._cursor.executemany(compiled.sql, list(rows))
