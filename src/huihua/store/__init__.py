@@ -104,8 +104,7 @@ def open_store(settings: Settings) -> Store:
     except BaseException:
         engine.dispose()
         raise
-    begin = "BEGIN" if kind.name == "postgresql" else None  # its connections autocommit
-    return Store(kind.name, PooledRunner(engine, settings.pool_size, begin=begin), warnings)
+    return Store(kind.name, PooledRunner(engine, settings.pool_size), warnings)
 
 
 def _check_schema(engine: Engine) -> None:

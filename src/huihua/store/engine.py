@@ -3,9 +3,9 @@
 - SQLite: WAL, ``synchronous`` from the settings (FULL by default), a busy timeout, foreign
   keys off (the schema has none). The driver's own transaction handling is switched off so
   that ``BEGIN IMMEDIATE`` and savepoints work as written.
-- PostgreSQL: psycopg 3, its serving connections in autocommit mode (runner.py opens the
-  transactions). MySQL/MariaDB: PyMySQL, utf8mb4, READ COMMITTED (fewer gap locks,
-  and a retried transaction sees the rows that made it fail).
+- PostgreSQL: psycopg 3. MySQL/MariaDB: PyMySQL, utf8mb4, READ COMMITTED (fewer gap locks,
+  and a retried transaction sees the rows that made it fail). Serving connections are in
+  autocommit mode: runner.py opens the transactions.
 
 The durability check (API.md §7) also lives here: what each store calls durable.
 """
@@ -83,8 +83,10 @@ def sqlite_engine(settings: Settings, *, writer: bool) -> Engine:
 def server_engine(settings: Settings, *, serving: bool = False) -> Engine:
     """Return a pooled engine for PostgreSQL or MySQL/MariaDB.
 
-    ``serving``: PostgreSQL's connections are in autocommit mode, and the transaction
-    runner opens each transaction that needs one (runner.py); migrations keep transactions.
+    ``serving``: the connections are in autocommit mode and the transaction runner opens
+    each transaction that needs one (runner.py). It leaves every connection it returns to
+    the pool outside a transaction, so the pool's rollback on return (a round trip on
+    MySQL) is off. Migrations keep the defaults: transactions, and the pool's rollback.
     """
     kind = store_kind(settings.database_url)
     options: dict[str, Any] = {
@@ -94,11 +96,21 @@ def server_engine(settings: Settings, *, serving: bool = False) -> Engine:
         "pool_timeout": 10,
         "connect_args": {"connect_timeout": 5},
     }
-    if kind.name == "mysql":
-        options["isolation_level"] = "READ COMMITTED"
-    elif serving:
+    if serving:
         options["isolation_level"] = "AUTOCOMMIT"
-    return create_engine(kind.url, **options)
+        options["pool_reset_on_return"] = None
+    elif kind.name == "mysql":
+        options["isolation_level"] = "READ COMMITTED"
+    engine = create_engine(kind.url, **options)
+    if serving and kind.name == "mysql":
+
+        @event.listens_for(engine, "connect")
+        def _read_committed(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cursor.close()
+
+    return engine
 
 
 def durability_warnings(conn: Connection, settings: Settings) -> list[str]:

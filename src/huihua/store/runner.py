@@ -14,12 +14,12 @@ returns only after that transaction committed; ``read`` runs it in a read transa
   run inline on their own connection (WAL: readers never wait for the writer); long ones
   on a thread.
 - PostgreSQL, MySQL/MariaDB: each call runs on a worker thread with a pooled connection,
-  never on the event loop. PostgreSQL's connections are in autocommit mode: a read's
-  statement is its own transaction, and a write that is one statement (add_chat's append)
-  costs one round trip, with no BEGIN and no COMMIT; other writes open a transaction at
-  their first statement. A transaction that fails for a serialization failure, a deadlock
-  (Galera reports a certification conflict at COMMIT as one) or a concurrent insert of the
-  same key is retried whole, a few times, with jittered back-off.
+  never on the event loop. The connections are in autocommit mode: a read's statements
+  are each their own transaction, and a write that is one statement (add_chat's append on
+  PostgreSQL) costs one round trip, with no BEGIN and no COMMIT; other writes open a
+  transaction at their first statement. A transaction that fails for a serialization
+  failure, a deadlock (Galera reports a certification conflict at COMMIT as one) or a
+  concurrent insert of the same key is retried whole, a few times, with jittered back-off.
 """
 
 from __future__ import annotations
@@ -287,24 +287,26 @@ def _discard(raw: Any) -> None:
 class PooledRunner:
     """One pooled connection per call, on a worker thread; whole-transaction retries."""
 
-    def __init__(self, engine: Engine, threads: int, *, begin: str | None = None) -> None:
-        """``begin``: the engine's connections are in autocommit mode, and a write opens its
-        transaction with this SQL before its first statement, unless it is one statement
-        run :meth:`~huihua.store.sql.Db.alone`; each statement of a read is then its own
-        transaction. None: the driver opens a transaction at the first statement."""
+    def __init__(self, engine: Engine, threads: int) -> None:
+        """``engine``: its connections in autocommit mode (engine.py, ``serving``)."""
         self._engine = engine
-        self._begin = begin
         self._errors = ErrorKinds(engine)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="huihua-db")
 
     async def write(self, fn: UnitOfWork[T]) -> T:
-        """Run ``fn`` in its own transaction on a worker thread; return after the commit."""
+        """Run ``fn`` in its own transaction on a worker thread; return after the commit.
+
+        The transaction opens at ``fn``'s first statement, unless that statement is the
+        whole write, run :meth:`~huihua.store.sql.Db.alone`: then there is nothing to open
+        or commit (one round trip).
+        """
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._transaction, fn, self._begin
+            self._executor, self._transaction, fn, "BEGIN"
         )
 
     async def read(self, fn: UnitOfWork[T], *, long: bool = False) -> T:
-        """Run ``fn`` in a read transaction on a worker thread."""
+        """Run ``fn`` on a worker thread, each of its statements its own transaction (no
+        read here needs two statements to agree; none waits for BEGIN or COMMIT)."""
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, self._transaction, fn, None
         )
@@ -322,7 +324,8 @@ class PooledRunner:
                 db = Db(raw, self._engine.dialect, begin=begin)
                 value = fn(db)
                 committing = True
-                raw.commit()  # nothing to send when no transaction is open (autocommit)
+                if db.opened:
+                    raw.commit()
                 raw.close()
                 return value
             except HuihuaError:

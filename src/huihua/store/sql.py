@@ -84,6 +84,7 @@ class Db:
         "_cursor",
         "connection",
         "dialect",
+        "opened",
         "update_returning",
     )
 
@@ -96,6 +97,7 @@ class Db:
         self._binary_ids = dialect.name in ("mysql", "mariadb")
         self._cursor = connection.cursor()
         self._begin = begin
+        self.opened = False  # whether this Db sent ``begin``: a transaction to commit
 
     def alone(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
         """Run a statement that is a whole unit of work by itself; return its rows as tuples.
@@ -111,6 +113,7 @@ class Db:
         if self._begin is not None:
             self._cursor.execute(self._begin)
             self._begin = None
+            self.opened = True
 
     def _execute(self, statement: Statement, params: Mapping[str, Any]) -> _Compiled:
         self._open()
