@@ -26,7 +26,7 @@ class _Compiled:
         compiled = clause.compile(dialect=dialect)
         self.sql: str = compiled.string
         # Positional styles (SQLite's qmark) need the parameters in order; named styles
-        # (psycopg, PyMySQL) take the mapping as it is.
+        # (psycopg) take the mapping as it is.
         self.names: tuple[str, ...] | None = (
             tuple(compiled.positiontup or ()) if compiled.positional else None
         )
