@@ -74,12 +74,19 @@ class ClientGone(Exception):
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    too_large = TooLarge(f"body: must be at most {limit} bytes")
     for name, value in scope["headers"]:
         if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise too_large
-    chunks = []
-    size = 0
+            raise _too_large(limit)
+    message = await receive()
+    if message["type"] != "http.request":
+        raise ClientGone
+    body = message.get("body", b"")
+    if not message.get("more_body", False):  # the whole body in one message: the usual case
+        if len(body) > limit:
+            raise _too_large(limit)
+        return body
+    chunks = [body]
+    size = len(body)
     while True:
         message = await receive()
         if message["type"] != "http.request":
@@ -87,10 +94,14 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(f"body: must be at most {limit} bytes")
 
 
 class PostEndpoint:
