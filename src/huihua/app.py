@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -47,6 +48,7 @@ log = logging.getLogger("huihua")
 access_log = logging.getLogger("huihua.access")
 
 HEALTH_TIMEOUT_S = 5.0
+SQLITE_GIL_SWITCH_S = 0.0002
 _HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
 _encode = msgspec.json.Encoder().encode
 
@@ -230,9 +232,18 @@ def create_app(settings: Settings) -> HuihuaApp:
         # full passes, which otherwise walk it again and again under load.
         gc.collect()
         gc.freeze()
+        # Group commit: when a COMMIT's fsync returns, its thread needs the GIL back to hand
+        # the group over, and by default waits up to 5 ms for the busy event loop to let go
+        # of it. Measured here, add_chat median of 5 alternated runs: 15,241 rps at 5 ms,
+        # 16,082 at 0.2 ms; reads unchanged. PostgreSQL's thread pool lost 15% with it, so
+        # only SQLite.
+        switch_interval = sys.getswitchinterval()
+        if store.kind == "sqlite":
+            sys.setswitchinterval(SQLITE_GIL_SWITCH_S)
         try:
             yield
         finally:
+            sys.setswitchinterval(switch_interval)
             context.pop("ctx", None)
             if client is not None:
                 await client.aclose()
