@@ -88,7 +88,7 @@ class Databases:
 def _driver(url: str) -> str:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
-    driver = "postgresql+psycopg" if backend.startswith("postgres") else "mysql+pymysql"
+    driver = "postgresql+psycopg" if backend.startswith("postgres") else "mysql+mysqldb"
     return parsed.set(drivername=driver).render_as_string(False)
 
 
