@@ -474,6 +474,33 @@ def test_identical_requests_in_flight_append_once(api: Api, user: str) -> None:
     assert row["chat_count"] == 2
 
 
+def test_identical_requests_in_flight_among_failing_writes_append_once(api: Api, user: str) -> None:
+    # Failing writes in the same commit group send the twins through the per-write
+    # savepoint pass (SQLite); there each twin still finds the record of the first.
+    session_id = sid()
+    assert (
+        api.call("/add_chat", user_id=user, session_id=session_id, role="user", msg="q")["ok"] == 0
+    )
+    twin = {
+        "request_id": rid(),
+        "user_id": user,
+        "session_id": session_id,
+        "role": "ai",
+        "msg": "once",
+    }
+    failing = {"user_id": f"u-{uuid.uuid4().hex}", "role": "user", "msg": "no such user"}
+    bodies = [failing if i % 3 == 0 else twin for i in range(IN_FLIGHT)]
+    replies = post_all(api, "/add_chat", bodies)
+    failed = [r for body, r in zip(bodies, replies, strict=True) if body is failing]
+    twins = [r for body, r in zip(bodies, replies, strict=True) if body is twin]
+    assert {r.json()["ok"] for r in failed} == {2}
+    for reply in twins:
+        assert reply.status_code == 200, reply.json()
+    assert {r.content for r in twins} == {twins[0].content}
+    assert twins[0].json()["seq"] == 2
+    assert [c["seq"] for c in messages(api, user, session_id)] == [1, 2]
+
+
 def test_identical_requests_in_flight_without_session_id_make_one_session(
     api: Api, user: str
 ) -> None:

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from huihua import timestamps
-from huihua.errors import Conflict, Envelope, NotFound, StorageUnavailable, TooLarge
+from huihua.errors import (
+    Conflict,
+    Envelope,
+    HuihuaError,
+    NotFound,
+    StorageUnavailable,
+    TooLarge,
+)
 from huihua.ids import new_id
 from huihua.schemas import (
     AddChatReply,
@@ -77,32 +84,62 @@ def _idempotent(
 ) -> Callable[[Any], bytes]:
     """Return a unit of work that runs ``work`` at most once per (user, request id).
 
+    The record of a request id is not looked up first: a request id is almost always new,
+    so the write runs and stores its record, and only when that insert fails (the id was
+    used: a retry, a twin in flight, or another request) does the runner run the unit
+    again, which then looks the record up before anything else. One statement (a round
+    trip on a server store) less per write. A write that fails looks the record up too: a
+    retry is answered what was recorded even when the request would fail now.
+
     ``alone(db, now, request_id, fingerprint)``, when given, is tried first: the whole write
     as one statement that also stores the record, and does nothing when a record of the
     request id exists; it returns the reply, or None to take the general way.
     """
     rid = call.client_request_id
     fingerprint = call.fingerprint() if rid is not None else ""
+    look_up_first = False
+
+    def recorded(db: Db) -> bytes | None:
+        """The recorded reply of this request; Conflict for another request's id."""
+        record = q.get_idempotency(db, user_id, rid)
+        if record is None:
+            return None
+        if record.fingerprint == fingerprint:
+            return record.response.encode()
+        raise Conflict("request_id: already used for a different request")
 
     def unit(db: Db) -> bytes:
+        nonlocal look_up_first
         now = timestamps.now_ms()
         if alone is not None:
             done = alone(db, now, rid, fingerprint)
             if done is not None:
                 return done
-        reused = False
-        if rid is not None:
-            record = q.get_idempotency(db, user_id, rid)
-            if record is not None:
-                if record.fingerprint == fingerprint:
-                    return record.response.encode()
-                reused = True
-        reply = work(db, now)  # a not-found answers before a conflict (API.md §1)
-        if reused:
-            raise Conflict("request_id: already used for a different request")
+        if rid is None:
+            return _encode(work(db, now))
+        if look_up_first:
+            try:
+                found = recorded(db)
+            except Conflict:
+                work(db, now)  # a not-found answers before a conflict (API.md §1)
+                raise
+            if found is not None:
+                return found
+        try:
+            reply = work(db, now)
+        except HuihuaError:
+            if not look_up_first:
+                with contextlib.suppress(Conflict):  # the failure answers before a conflict
+                    found = recorded(db)
+                    if found is not None:
+                        return found
+            raise
         body = _encode(reply)
-        if rid is not None:
+        try:
             q.put_idempotency(db, user_id, rid, fingerprint, body.decode(), now)
+        except Exception:
+            look_up_first = True  # the runner runs the unit again (an integrity error)
+            raise
         return body
 
     return unit

@@ -166,6 +166,11 @@ _BUMP = (
     )
 )
 _BUMP_RETURNING = Statement(_BUMP.returning(_s.chat_count))
+# MySQL/MariaDB have no UPDATE … RETURNING; LAST_INSERT_ID(expr) brings the new count back
+# in the UPDATE's own answer, one round trip rather than a second SELECT.
+_BUMP_FOR_ID = Statement(
+    _BUMP.values(chat_count=func.last_insert_id(_s.chat_count + literal_column("1")))
+)
 _BUMP_PLAIN = Statement(_BUMP)
 _CHAT_COUNT = Statement(select(_s.chat_count).where(_SESSION_KEY))
 _INSERT_SESSION = _insert(chat_sessions)
@@ -204,6 +209,9 @@ def bump_session(db: Db, user_id: str, session_id: str, now: int, title: str | N
     params = {"key_user": user_id, "key_session": session_id, "now": now, "title": title}
     if db.update_returning:
         return db.scalar(_BUMP_RETURNING, **params)
+    if db.dialect.name in ("mysql", "mariadb"):
+        touched, seq = db.run_for_id(_BUMP_FOR_ID, **params)
+        return seq if touched else None
     if db.run(_BUMP_PLAIN, **params) == 0:
         return None
     return db.scalar(_CHAT_COUNT, user_id=user_id, session_id=session_id)

@@ -166,6 +166,12 @@ class Db:
         self._execute(statement, params)
         return self._cursor.rowcount
 
+    def run_for_id(self, statement: Statement, **params: Any) -> tuple[int, int]:
+        """Execute a write; return how many rows it touched and the id it set (MySQL's
+        ``LAST_INSERT_ID(expr)``, which the server sends back with the write's answer)."""
+        self._execute(statement, params)
+        return self._cursor.rowcount, self._cursor.lastrowid
+
     def run_many(self, statement: Statement, rows: Iterable[Mapping[str, Any]]) -> None:
         """Execute a write once per parameter set."""
         self._open()
