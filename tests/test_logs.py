@@ -8,13 +8,16 @@ must hold none of them. User ids appear only as a keyed hash.
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 import time
 import uuid
 from typing import TYPE_CHECKING
 
 import pytest
 
+from huihua import logs
 from huihua.auth import Access
 
 from .access import NONE, answer, send
@@ -95,3 +98,45 @@ def test_no_canary_reaches_the_logs(secured: Api, caplog: pytest.LogCaptureFixtu
     user_hash = Access(secured.settings, None, None).user_hash(openid)  # type: ignore[arg-type]
     assert f"who=user:{user_hash}" in text
     assert "errcode=40125" in text and "wechat: jscode2session failed: timed out" in text
+
+
+def test_access_line_queued_directly_reads_as_its_record_would() -> None:
+    stream = io.StringIO()
+    handler = logs.BatchedStderrHandler(stream)
+    handler.setFormatter(logs.Formatter())
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        access = logs.AccessLog("huihua.test_access")
+        assert access._sole_handler() is handler  # the direct way is taken
+        line = "request_id=r1 route=/add_chat ok=0 status=200 ms=1.2 who=open"
+        access.info(line)
+        logging.getLogger("huihua.test_access").info("%s", line)  # the way of a record
+        handler.flush()
+        direct, via_record = stream.getvalue().splitlines()
+        stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+        assert re.fullmatch(stamp + " INFO huihua.test_access " + re.escape(line), direct)
+        assert re.fullmatch(stamp + " INFO huihua.test_access " + re.escape(line), via_record)
+        # Anyone else listening (a test's capture, another handler): records as usual.
+        root.handlers.append(logging.NullHandler())
+        assert access._sole_handler() is None
+        root.setLevel(logging.WARNING)
+        access.info(line)
+        handler.flush()
+        assert len(stream.getvalue().splitlines()) == 2
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        handler.close()
+
+
+def test_access_lines_reach_a_capture(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="huihua.access")
+    user_id = f"u-{uuid.uuid4().hex}"
+    assert api.call("/add_user", user_id=user_id)["ok"] == 0
+    deadline = time.monotonic() + 5
+    while "route=/add_user ok=0" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)  # the access line is written just after the reply is sent
+    assert "route=/add_user ok=0 status=200" in caplog.text

@@ -45,7 +45,7 @@ from huihua.store import open_store
 from huihua.validation import parse_body
 
 log = logging.getLogger("huihua")
-access_log = logging.getLogger("huihua.access")
+access_log = logs.AccessLog()
 
 HEALTH_TIMEOUT_S = 5.0
 SQLITE_GIL_SWITCH_S = 0.0002
@@ -144,7 +144,7 @@ class PostEndpoint:
             reply, ok, status = error_body(request_id, error), error.ok, error.status
             extra = error.headers
         except ClientGone:  # nothing to answer; logged as nginx does, 499
-            access_log.info("request_id=- route=%s ok=- status=499 who=%s", self.path, who)
+            access_log.info(f"request_id=- route={self.path} ok=- status=499 who={who}")
             return
         except Exception as unexpected:
             request_id = request_id or new_id()
@@ -161,14 +161,10 @@ class PostEndpoint:
             headers += [(k.encode(), v.encode()) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": reply})
+        elapsed_ms = (time.perf_counter() - started) * 1000
         access_log.info(
-            "request_id=%s route=%s ok=%d status=%d ms=%.1f who=%s",
-            request_id,
-            self.path,
-            ok,
-            status,
-            (time.perf_counter() - started) * 1000,
-            who,
+            f"request_id={request_id} route={self.path} ok={ok} status={status} "
+            f"ms={elapsed_ms:.1f} who={who}"
         )
 
 
