@@ -323,7 +323,10 @@ def measure(server: Server, script: str, env: dict[str, str], args: Any) -> dict
             peak["rss"] = max(peak["rss"], server.rss_bytes())
             peak["worker"] = max(peak["worker"], server.worker_rss_bytes())
 
-    wrk(server.base, script, env, 1, args.connections)  # warm up: caches, prepared statements
+    # Warm up (caches, prepared statements) under request ids of its own: the measured
+    # run's would otherwise begin with a second's worth of retries of the warm-up's.
+    warm_env = env | {"BENCH_RUN": env["BENCH_RUN"] + "-warm"} if "BENCH_RUN" in env else env
+    wrk(server.base, script, warm_env, 1, args.connections)
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
