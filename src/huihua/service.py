@@ -89,7 +89,8 @@ def _idempotent(
     used: a retry, a twin in flight, or another request) does the runner run the unit
     again, which then looks the record up before anything else. One statement (a round
     trip on a server store) less per write. A write that fails looks the record up too: a
-    retry is answered what was recorded even when the request would fail now.
+    retry is answered what was recorded even when the request would fail now. So ``work``
+    must raise a HuihuaError only before its first change (each one here does).
 
     ``alone(db, now, request_id, fingerprint)``, when given, is tried first: the whole write
     as one statement that also stores the record, and does nothing when a record of the
@@ -111,8 +112,12 @@ def _idempotent(
     def unit(db: Db) -> bytes:
         nonlocal look_up_first
         now = timestamps.now_ms()
-        if alone is not None:
-            done = alone(db, now, rid, fingerprint)
+        if alone is not None and not look_up_first:
+            try:
+                done = alone(db, now, rid, fingerprint)
+            except Exception:
+                look_up_first = True  # most likely a twin's record: look it up next time
+                raise
             if done is not None:
                 return done
         if rid is None:
