@@ -1,9 +1,9 @@
 """All of huihua's SQL, as functions of a :class:`~huihua.store.sql.Db`. None commits.
 
 Every statement names one user, and every read is a range scan on a key that starts with
-``user_id``: a page of sessions walks ``(user_id, updated_at, session_id)``, a page of
-messages walks the primary key ``(user_id, session_id, seq)``. The statements are Core,
-compiled once per dialect (sql.py).
+``user_id``: a page of sessions walks ``(user_id, updated_at, session_id, …)`` (an index
+that holds the page's columns), a page of messages walks the primary key ``(user_id,
+session_id, seq)``. The statements are Core, compiled once per dialect (sql.py).
 """
 
 from __future__ import annotations

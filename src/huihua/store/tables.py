@@ -107,7 +107,16 @@ chat_sessions = Table(
     Column("chat_count", Integer, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
-    Index(None, "user_id", "updated_at", "session_id"),
+    # The list's order, and every column a page shows: a page is read from the index alone.
+    Index(
+        "ix_chat_sessions_list",
+        "user_id",
+        "updated_at",
+        "session_id",
+        "session_title",
+        "created_at",
+        "chat_count",
+    ),
     **MYSQL_TABLE_OPTIONS,
 )
 
