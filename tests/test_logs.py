@@ -120,6 +120,11 @@ def test_access_line_queued_directly_reads_as_its_record_would() -> None:
         assert re.fullmatch(stamp + " INFO huihua.test_access " + re.escape(line), direct)
         assert re.fullmatch(stamp + " INFO huihua.test_access " + re.escape(line), via_record)
         # Anyone else listening (a test's capture, another handler): records as usual.
+        parent = logging.getLogger("huihua")
+        listener = logging.NullHandler()
+        parent.addHandler(listener)
+        assert access._sole_handler() is None
+        parent.removeHandler(listener)
         root.handlers.append(logging.NullHandler())
         assert access._sole_handler() is None
         root.setLevel(logging.WARNING)

@@ -106,11 +106,6 @@ class AccessLog:
 
     def __init__(self, name: str = "huihua.access") -> None:
         self._logger = logging.getLogger(name)
-        self._chain: list[logging.Logger] = []
-        logger: logging.Logger | None = self._logger
-        while logger is not None:
-            self._chain.append(logger)
-            logger = logger.parent
 
     def info(self, message: str) -> None:
         """Log ``message`` (already formatted) at INFO."""
@@ -124,10 +119,13 @@ class AccessLog:
             handler.add_line("INFO", logger.name, message, time.time())
 
     def _sole_handler(self) -> BatchedStderrHandler | None:
-        *below, root = self._chain
-        for logger in below:
+        # The ancestors as they are now (a parent made later replaces a placeholder).
+        logger = self._logger
+        while logger.parent is not None:
             if logger.handlers or logger.filters or not logger.propagate:
                 return None
+            logger = logger.parent
+        root = logger
         if root.filters or len(root.handlers) != 1:
             return None
         handler = root.handlers[0]
