@@ -140,11 +140,8 @@ class Db:
 
     def tuples(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
         """Return every row the statement selects, as plain tuples (for long result sets)."""
-        self._execute(statement, params)
-        found = self._cursor.fetchall()
-        if self._binary_ids:
-            return [_decode_bytes(r) for r in found]
-        return found
+        self._open()
+        return self.alone(statement, **params)
 
     def row(self, statement: Statement, **params: Any) -> Any:
         """Return the first row the statement selects, or None."""
