@@ -10,7 +10,7 @@ import httpx
 import jwt
 from sqlalchemy import create_engine, text
 
-from huihua.auth import ALGORITHM, AUDIENCE, Tokens
+from huihua.access.tokens import ALGORITHM, AUDIENCE, Tokens
 from huihua.store.engine import store_kind
 
 from .conftest import TOKEN_SECRET

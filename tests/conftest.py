@@ -26,8 +26,8 @@ import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from huihua.app import create_app
 from huihua.config import Settings
+from huihua.http.app import create_app
 from huihua.store import migrate
 
 from .fake_wechat import APPID, SECRET, FakeWeChat

@@ -19,7 +19,7 @@ import httpx
 import jwt
 import pytest
 
-from huihua.auth import AUDIENCE, Tokens
+from huihua.access.tokens import AUDIENCE, Tokens
 
 from .access import (
     NONE,

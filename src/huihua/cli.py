@@ -6,6 +6,7 @@ config.py; ``huihua serve --help`` shows them.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from typing import Any
@@ -110,9 +111,9 @@ def serve(**options: Any) -> None:
     }
     log.info("huihua %s serving on http://%s:%d", __version__, settings.host, settings.port)
     if settings.workers == 1:
-        from huihua.app import create_app
+        from huihua.http.app import create_app
 
-        uvicorn.run(create_app(settings), **common)
+        uvicorn.run(create_app(settings, started=freeze_heap), **common)
         return
     os.environ.update(settings.to_env())  # the workers read the same settings
     uvicorn.run("huihua.cli:worker_app", factory=True, workers=settings.workers, **common)
@@ -120,11 +121,18 @@ def serve(**options: Any) -> None:
 
 def worker_app() -> Any:
     """Return the app of one of several worker processes (settings from the environment)."""
-    from huihua.app import create_app
+    from huihua.http.app import create_app
 
     settings = Settings.load()
     _configure_logging(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, started=freeze_heap)
+
+
+def freeze_heap() -> None:
+    """Keep what start-up made out of the collector's full passes (it lives as long as the
+    process, and a full pass under load would otherwise walk it again and again)."""
+    gc.collect()
+    gc.freeze()
 
 
 @main.command()

@@ -14,12 +14,11 @@ API.md §1 fixes the table; codes never change meaning once shipped::
      ├── InternalError       ok 9  500
      └── MethodNotAllowed    ok 10 405
 
-Every reply, success or failure, is the envelope: ``request_id``, ``ok``, ``failed``.
+Every reply, success or failure, is the envelope: ``request_id``, ``ok``, ``failed``
+(huihua.wire.replies). This module imports nothing of huihua: every layer uses it.
 """
 
 from __future__ import annotations
-
-import msgspec
 
 
 class HuihuaError(Exception):
@@ -80,19 +79,3 @@ class InternalError(HuihuaError):
 
 class MethodNotAllowed(HuihuaError):
     ok, status = 10, 405
-
-
-class Envelope(msgspec.Struct):
-    """The fields every reply carries."""
-
-    request_id: str
-    ok: int = 0
-    failed: str = ""
-
-
-_encode = msgspec.json.Encoder().encode
-
-
-def error_body(request_id: str, error: HuihuaError) -> bytes:
-    """Return the JSON envelope that reports ``error``."""
-    return _encode(Envelope(request_id=request_id, ok=error.ok, failed=error.failed))

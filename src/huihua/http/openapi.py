@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from huihua import __version__
-from huihua.api import ENDPOINTS
-from huihua.errors import Envelope
-from huihua.schemas import HealthReply
+from huihua.wire.replies import Envelope, HealthReply
+
+if TYPE_CHECKING:
+    from huihua.http.endpoints import Endpoint
 
 _REF = "#/components/schemas/{name}"
 _ERRORS = {
@@ -26,9 +28,9 @@ _ERRORS = {
 }
 
 
-def build_openapi() -> dict[str, Any]:
-    """Return the OpenAPI document as a JSON-ready dict."""
-    types = [e.request for e in ENDPOINTS] + [e.reply for e in ENDPOINTS] + [HealthReply]
+def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+    """Return the OpenAPI document of these endpoints as a JSON-ready dict."""
+    types = [e.request for e in endpoints] + [e.reply for e in endpoints] + [HealthReply]
     refs, components = msgspec.json.schema_components(types, ref_template=_REF)
     refs_of = dict(zip(types, refs, strict=True))
     components["AddUserRequest"]["additionalProperties"] = True
@@ -39,7 +41,7 @@ def build_openapi() -> dict[str, Any]:
     }
     envelope = _json(refs_of.get(Envelope) or {"$ref": _REF.format(name="Envelope")})
     paths: dict[str, Any] = {}
-    for e in ENDPOINTS:
+    for e in endpoints:
         responses = {"200": {"description": "ok 0: success", **_json(refs_of[e.reply])}}
         responses |= {code: {"description": text, **envelope} for code, text in _ERRORS.items()}
         paths[e.path] = {

@@ -28,28 +28,30 @@ from huihua.config import Settings
 
 log = logging.getLogger("huihua.ratelimit")
 
-WINDOW_MS = 60_000.0
+WINDOW_US = 60_000_000
 REDIS_TIMEOUT_S = 0.5
 _WARN_EVERY_S = 10.0
 _SWEEP_AT = 10_000  # local buckets kept before the full ones are swept out
 
-# KEYS: the buckets; ARGV[1]: the window in ms, ARGV[i + 1]: the interval of KEYS[i] in ms.
+# KEYS: the buckets; ARGV[1]: the window in µs, ARGV[i + 1]: the interval of KEYS[i] in µs.
 # Returns 0 when every bucket had room (and each is taken from), else the ms to wait.
+# Whole microseconds, so that a bucket with exactly one request of room is never refused
+# by a rounding error (a double holds every integer below 2^53 µs: 285 years).
 _SCRIPT = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[1])
 local wait = 0
 local tats = {}
 for i, key in ipairs(KEYS) do
-  local tat = tonumber(redis.call('GET', key) or '0')
+  local tat = math.floor(tonumber(redis.call('GET', key) or '0'))
   if tat < now then tat = now end
   tats[i] = tat + tonumber(ARGV[i + 1])
   if tats[i] - now - window > wait then wait = tats[i] - now - window end
 end
-if wait > 0 then return math.ceil(wait) end
+if wait > 0 then return math.ceil(wait / 1000) end
 for i, key in ipairs(KEYS) do
-  redis.call('SET', key, string.format('%.3f', tats[i]), 'PX', math.ceil(tats[i] - now))
+  redis.call('SET', key, string.format('%d', tats[i]), 'PX', math.ceil((tats[i] - now) / 1000))
 end
 return 0
 """
@@ -69,18 +71,18 @@ class LocalLimiter:
     """Buckets in this process's memory (the event loop is the only caller: no lock)."""
 
     def __init__(self) -> None:
-        self._tats: dict[str, float] = {}
+        self._tats: dict[str, int] = {}
 
     async def take(self, buckets: Sequence[Bucket]) -> float:
-        now = time.monotonic() * 1000
-        wait = 0.0
+        now = time.monotonic_ns() // 1000  # whole µs: no rounding refuses a request
+        wait = 0
         tats = []
         for key, per_minute in buckets:
-            tat = max(self._tats.get(key, now), now) + WINDOW_MS / per_minute
+            tat = max(self._tats.get(key, now), now) + WINDOW_US // per_minute
             tats.append(tat)
-            wait = max(wait, tat - now - WINDOW_MS)
+            wait = max(wait, tat - now - WINDOW_US)
         if wait > 0:
-            return wait / 1000
+            return wait / 1_000_000
         for (key, _), tat in zip(buckets, tats, strict=True):
             self._tats[key] = tat
         if len(self._tats) > _SWEEP_AT:
@@ -103,7 +105,7 @@ class RedisLimiter:
 
     async def take(self, buckets: Sequence[Bucket]) -> float:
         keys = [key for key, _ in buckets]
-        args = [WINDOW_MS] + [WINDOW_MS / per_minute for _, per_minute in buckets]
+        args = [WINDOW_US] + [WINDOW_US // per_minute for _, per_minute in buckets]
         try:
             wait_ms = await self._script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as error:

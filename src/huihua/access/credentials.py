@@ -23,33 +23,27 @@ import hashlib
 import hmac
 import ipaddress
 import os
-import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 import msgspec
 
-from huihua import service
+from huihua.access.ratelimit import Bucket, Limiter
+from huihua.access.tokens import INVALID, Tokens
 from huihua.config import Settings
 from huihua.errors import Forbidden, RateLimited, Unauthenticated
-from huihua.ratelimit import Bucket, Limiter
-from huihua.store import Store
-from huihua.validation import Parsed, parse_body
+from huihua.wire.parse import Parsed, parse_body
 
 Scope = dict[str, Any]  # an ASGI connection scope
+NonceLookup = Callable[[str], Awaitable[str | None]]
 
-AUDIENCE = "huihua"
-ALGORITHM = "HS256"
 CREDENTIAL_MAX = 4096
 USER_HASH_CHARS = 20
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _encode = msgspec.json.Encoder().encode
 
 MISSING = "authorization: a Bearer credential is required"
 MALFORMED = "authorization: must be 'Bearer <credential>'"
-INVALID = "authorization: not a valid credential"
-EXPIRED = "authorization: the token has expired; log in again"
 REVOKED = "authorization: the token is no longer valid; log in again"
 
 
@@ -81,47 +75,14 @@ SERVICE = Principal("service", log_name="service")
 ANONYMOUS = Principal("anonymous", log_name="anonymous")
 
 
-class Tokens:
-    """Signs and verifies user tokens (JWT, HS256 only, fixed audience)."""
-
-    def __init__(self, secret: str) -> None:
-        # A derived key: always 32 bytes however long the secret, and the secret itself
-        # is never an HMAC key of anything the server sends.
-        self._key = hmac.new(secret.encode(), b"huihua user token v1", hashlib.sha256).digest()
-
-    def sign(self, user_id: str, nonce: str, issued_at: int, expires_at: int) -> str:
-        """Return the token for these claims (the same claims give the same token)."""
-        claims = {"sub": user_id, "aud": AUDIENCE, "iat": issued_at, "exp": expires_at, "tn": nonce}
-        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
-
-    def verify(self, token: str) -> tuple[str, str]:
-        """Return (user_id, nonce) of a token whose signature, audience and expiry hold."""
-        try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                options={"require": ["exp", "aud", "sub", "iat"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated(EXPIRED) from None
-        except jwt.PyJWTError:
-            raise Unauthenticated(INVALID) from None
-        user_id, nonce = claims.get("sub"), claims.get("tn")
-        if not isinstance(user_id, str) or not isinstance(nonce, str):
-            raise Unauthenticated(INVALID)
-        if not user_id or len(user_id) > 128 or _CONTROL.search(user_id):
-            raise Unauthenticated(INVALID)
-        return user_id, nonce
-
-
 class Access:
     """Admits requests: credential, then rate limits; see the module docstring."""
 
-    def __init__(self, settings: Settings, store: Store, limiter: Limiter) -> None:
+    def __init__(self, settings: Settings, token_nonce: NonceLookup, limiter: Limiter) -> None:
+        """``token_nonce(user_id)``: the user's current token nonce, None when there is no
+        such user; how access reaches stored data (it imports no service or store)."""
         self.on = settings.auth
-        self._store = store
+        self._token_nonce = token_nonce
         self._limiter = limiter
         self._service = _digest(settings.service_key) if settings.service_key else None
         self.tokens = Tokens(settings.token_secret) if settings.token_secret else None
@@ -176,7 +137,7 @@ class Access:
         if self.tokens is None:
             raise Unauthenticated(INVALID)
         user_id, nonce = self.tokens.verify(credential)
-        current = await service.token_nonce(self._store, user_id)
+        current = await self._token_nonce(user_id)
         if current is None or not hmac.compare_digest(current.encode(), nonce.encode()):
             raise Unauthenticated(REVOKED)
         return Principal("user", user_id, "user:" + self.user_hash(user_id))

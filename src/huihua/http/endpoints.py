@@ -13,23 +13,27 @@ from typing import Any
 
 import msgspec
 
-from huihua import schemas as s
 from huihua import service
-from huihua import validation as v
-from huihua.auth import Access, Principal
+from huihua.access.credentials import Access, Principal
+from huihua.access.wechat import WeChat
 from huihua.config import Settings
-from huihua.errors import Envelope
 from huihua.store import Store
 from huihua.timestamps import rfc3339
-from huihua.wechat import WeChat
+from huihua.wire import checks as v
+from huihua.wire import replies as rp
+from huihua.wire import requests as rq
+from huihua.wire.parse import Parsed
+from huihua.wire.replies import Envelope
+from huihua.wire.rules import Limits
 
 
 @dataclass(frozen=True)
 class Context:
-    """What a handler works with: the settings, the open store, who may call what (access),
-    and the WeChat client (None when /login is not configured)."""
+    """What a handler works with: the settings (and the field limits they set), the open
+    store, who may call what (access), and the WeChat client (None without /login)."""
 
     settings: Settings
+    limits: Limits
     store: Store
     access: Access
     wechat: WeChat | None = None
@@ -37,10 +41,10 @@ class Context:
 
 AI_BY_BACKEND = 'role: only the app\'s back end may add "ai" messages'
 Reply = bytes | msgspec.Struct
-Handler = Callable[[Context, v.Parsed, Principal], Awaitable[Reply]]
+Handler = Callable[[Context, Parsed, Principal], Awaitable[Reply]]
 
 
-def _write_call(path: str, parsed: v.Parsed, request: Any) -> service.WriteCall:
+def _write_call(path: str, parsed: Parsed, request: Any) -> service.WriteCall:
     client_rid = request.get("request_id") if isinstance(request, dict) else request.request_id
     return service.WriteCall(
         path=path,
@@ -50,70 +54,71 @@ def _write_call(path: str, parsed: v.Parsed, request: Any) -> service.WriteCall:
     )
 
 
-async def add_user(ctx: Context, parsed: v.Parsed, who: Principal) -> Reply:
-    inp = v.check_add_user(ctx.settings, parsed)
+async def add_user(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    inp = v.check_add_user(parsed, ctx.limits)
     who.check(inp.user_id, backend_only="add_user: only the app's back end may add users")
     call = _write_call("/add_user", parsed, parsed.data)
     return await service.add_user(ctx.store, call, inp)
 
 
-async def query_user_info(ctx: Context, parsed: v.Parsed, who: Principal) -> Reply:
-    req = v.check_user_only(ctx.settings, parsed)
+async def query_user_info(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_user_only(parsed)
     who.check(req.user_id)
     return await service.query_user_info(ctx.store, parsed.request_id, req.user_id)
 
 
-async def add_chat(ctx: Context, parsed: v.Parsed, who: Principal) -> Reply:
-    inp = v.check_add_chat(ctx.settings, parsed)
+async def add_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    inp = v.check_add_chat(parsed, ctx.limits)
     only_backend = AI_BY_BACKEND if inp.role == "ai" else None
     who.check(inp.user_id, backend_only=only_backend)
     return await service.add_chat(ctx.store, _write_call("/add_chat", parsed, parsed.data), inp)
 
 
-async def query_session_names(ctx: Context, parsed: v.Parsed, who: Principal) -> Reply:
-    req, limit, after = v.check_session_names(ctx.settings, parsed)
+async def query_session_names(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req, limit, after = v.check_session_names(parsed)
     who.check(req.user_id)
     return await service.query_session_names(
         ctx.store, parsed.request_id, req.user_id, limit, after
     )
 
 
-async def query_session_info(ctx: Context, parsed: v.Parsed, who: Principal) -> Reply:
-    req, limit, before_seq = v.check_session_info(ctx.settings, parsed)
+async def query_session_info(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req, limit, before_seq = v.check_session_info(parsed)
     who.check(req.user_id)
     return await service.query_session_info(
         ctx.store, parsed.request_id, req.user_id, req.session_id, limit, before_seq
     )
 
 
-async def delete_specific_session(ctx: Context, parsed: v.Parsed, who: Principal) -> Reply:
-    req = v.check_user_session(ctx.settings, parsed)
+async def delete_specific_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_user_session(parsed)
     who.check(req.user_id)
     call = _write_call("/delete_specific_session", parsed, req)
     return await service.delete_specific_session(ctx.store, call, req.user_id, req.session_id)
 
 
-async def delete_sessions(ctx: Context, parsed: v.Parsed, who: Principal) -> Reply:
-    req = v.check_user_only(ctx.settings, parsed)
+async def delete_sessions(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_user_only(parsed)
     who.check(req.user_id)
     call = _write_call("/delete_sessions", parsed, req)
     return await service.delete_sessions(ctx.store, call, req.user_id)
 
 
-async def delete_user(ctx: Context, parsed: v.Parsed, who: Principal) -> Reply:
-    req = v.check_user_only(ctx.settings, parsed)
+async def delete_user(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_user_only(parsed)
     who.check(req.user_id)
     call = _write_call("/delete_user", parsed, req)
     return await service.delete_user(ctx.store, call, req.user_id)
 
 
-async def login(ctx: Context, parsed: v.Parsed, who: Principal) -> Reply:
-    req = v.check_login(ctx.settings, parsed)
+async def login(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_login(parsed)
     tokens = ctx.access.tokens
     assert ctx.wechat is not None and tokens is not None  # the route exists only then
     wait_s = ctx.settings.wechat_timeout_ms / 1000 + 1
-    facts = await service.login(ctx.store, ctx.wechat, req.code, ctx.settings.token_ttl, wait_s)
-    return s.LoginReply(
+    ttl = ctx.settings.token_ttl
+    facts = await service.login(ctx.store, ctx.wechat.openid, req.code, ttl, wait_s)
+    return rp.LoginReply(
         request_id=parsed.request_id,
         user_id=facts.user_id,
         token=tokens.sign(facts.user_id, facts.token_nonce, facts.issued_at, facts.expires_at),
@@ -128,7 +133,7 @@ class Endpoint:
 
     path: str
     summary: str
-    request: type[s.Request]
+    request: type[rq.Request]
     reply: type[Envelope]
     handler: Handler
     # Decode the body into ``request`` (False: as a plain object, for add_user).
@@ -141,65 +146,65 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "/add_user",
         "Create a user, or update the fields given (further profile fields are kept).",
-        s.AddUserRequest,
-        s.AddUserReply,
+        rq.AddUserRequest,
+        rp.AddUserReply,
         add_user,
         strict=False,
     ),
     Endpoint(
         "/query_user_info",
         "A user's profile, further fields at top level.",
-        s.QueryUserInfoRequest,
-        s.UserInfoReply,
+        rq.QueryUserInfoRequest,
+        rp.UserInfoReply,
         query_user_info,
     ),
     Endpoint(
         "/add_chat",
         "Append one message to a session, creating the session when needed.",
-        s.AddChatRequest,
-        s.AddChatReply,
+        rq.AddChatRequest,
+        rp.AddChatReply,
         add_chat,
     ),
     Endpoint(
         "/query_session_names",
         "The user's sessions, most recently active first, by keyset pages.",
-        s.QuerySessionNamesRequest,
-        s.SessionNamesReply,
+        rq.QuerySessionNamesRequest,
+        rp.SessionNamesReply,
         query_session_names,
     ),
     Endpoint(
         "/query_session_info",
         "The newest messages of a session (oldest first), paged with before_seq.",
-        s.QuerySessionInfoRequest,
-        s.SessionInfoReply,
+        rq.QuerySessionInfoRequest,
+        rp.SessionInfoReply,
         query_session_info,
     ),
     Endpoint(
         "/delete_specific_session",
         "Delete one session and its messages.",
-        s.DeleteSpecificSessionRequest,
+        rq.DeleteSpecificSessionRequest,
         Envelope,
         delete_specific_session,
     ),
     Endpoint(
         "/delete_sessions",
         "Delete every session of a user; the user stays.",
-        s.DeleteSessionsRequest,
-        s.DeleteSessionsReply,
+        rq.DeleteSessionsRequest,
+        rp.DeleteSessionsReply,
         delete_sessions,
     ),
     Endpoint(
         "/delete_user",
         "Delete a user with every session, message and request record of theirs.",
-        s.DeleteUserRequest,
+        rq.DeleteUserRequest,
         Envelope,
         delete_user,
     ),
     Endpoint(
         "/login",
         "Exchange a wx.login code for the user (made on first login) and a user token.",
-        s.LoginRequest,
-        s.LoginReply,
+        rq.LoginRequest,
+        rp.LoginReply,
         login,
         public=True,
     ),
