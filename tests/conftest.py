@@ -178,9 +178,10 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def api(serve: Callable[..., Api], store_kind: str) -> Api:
-    """A server on a fresh database of each kind, shared by the tests of that kind."""
-    return serve(store_kind)
+def api(serve: Callable[..., Api], store_kind: str, wechat: FakeWeChat) -> Api:
+    """A server on a fresh database of each kind, shared by the tests of that kind: auth
+    off, every endpoint of the table served (/login against the fake WeChat)."""
+    return serve(store_kind, **login_settings(wechat))
 
 
 @pytest.fixture
@@ -203,10 +204,9 @@ def wechat() -> Iterator[FakeWeChat]:
     fake.stop()
 
 
-def secure_settings(wechat: FakeWeChat, **changes: Any) -> dict[str, Any]:
-    """Return the settings changes that turn auth on, with /login against ``wechat``."""
+def login_settings(wechat: FakeWeChat, **changes: Any) -> dict[str, Any]:
+    """Return the settings changes that serve /login against ``wechat`` (auth stays off)."""
     return {
-        "service_key": SERVICE_KEY,
         "token_secret": TOKEN_SECRET,
         "wechat_appid": APPID,
         "wechat_secret": SECRET,
@@ -214,6 +214,11 @@ def secure_settings(wechat: FakeWeChat, **changes: Any) -> dict[str, Any]:
         "wechat_timeout_ms": 500,
         **changes,
     }
+
+
+def secure_settings(wechat: FakeWeChat, **changes: Any) -> dict[str, Any]:
+    """Return the settings changes that turn auth on, with /login against ``wechat``."""
+    return login_settings(wechat, service_key=SERVICE_KEY, **changes)
 
 
 @pytest.fixture(scope="session")

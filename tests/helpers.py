@@ -7,7 +7,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import uvicorn
+
+from huihua.http.endpoints import ENDPOINTS as TABLE
 
 if TYPE_CHECKING:
     from .conftest import Api
@@ -15,15 +18,37 @@ if TYPE_CHECKING:
 # API.md §1: each ok code with its HTTP status.
 STATUS = {0: 200, 1: 400, 2: 404, 3: 401, 4: 403, 5: 409, 6: 413, 7: 429, 8: 503, 9: 500, 10: 405}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-POST_PATHS = (
-    "/add_user",
-    "/query_user_info",
-    "/add_chat",
-    "/query_session_names",
-    "/query_session_info",
-    "/delete_specific_session",
-    "/delete_sessions",
-)
+# Every suite that checks each endpoint takes them from the one table the app serves: an
+# endpoint is checked as soon as it is registered.
+ENDPOINTS = {e.path: e for e in TABLE}
+POST_PATHS = tuple(ENDPOINTS)
+_KINDS = {
+    msgspec.inspect.StrType: "str",
+    msgspec.inspect.IntType: "int",
+    msgspec.inspect.BoolType: "bool",
+    msgspec.inspect.DictType: "object",
+    msgspec.inspect.ListType: "array",
+    msgspec.inspect.LiteralType: "str",  # every literal of the contract is a string
+}
+
+
+def field_kinds(path: str) -> dict[str, str]:
+    """Return each field of the endpoint's request with the JSON type it takes."""
+    info = msgspec.inspect.type_info(ENDPOINTS[path].request)
+    kinds = {}
+    for field in info.fields:
+        types = (
+            field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
+        )
+        (kind,) = {_KINDS[type(t)] for t in types if not isinstance(t, msgspec.inspect.NoneType)}
+        kinds[field.encode_name] = kind
+    return kinds
+
+
+def required_fields(path: str) -> tuple[str, ...]:
+    """Return the fields the endpoint's request must have."""
+    info = msgspec.inspect.type_info(ENDPOINTS[path].request)
+    return tuple(f.encode_name for f in info.fields if f.required)
 
 
 def ok(api: Api, path: str, **fields: Any) -> dict[str, Any]:

@@ -20,70 +20,31 @@ import pytest
 import huihua
 import huihua.service
 
-from .helpers import POST_PATHS, STATUS
+from .access import code_for, new_openid
+from .helpers import ENDPOINTS, POST_PATHS, STATUS, field_kinds, required_fields
 
 if TYPE_CHECKING:
     from conftest import Api
 
 PATHS = POST_PATHS
-STRICT_PATHS = tuple(p for p in PATHS if p != "/add_user")
-NAMED_SESSION_PATHS = ("/query_session_info", "/delete_specific_session")
-SESSION_ID_PATHS = ("/add_chat", *NAMED_SESSION_PATHS)
-UNKNOWN_USER_PATHS = STRICT_PATHS  # add_user is an upsert: it never answers "no such user"
+FIELDS: dict[str, dict[str, str]] = {path: field_kinds(path) for path in PATHS}
+REQUIRED = {path: required_fields(path) for path in PATHS}
+STRICT_PATHS = tuple(p for p in PATHS if ENDPOINTS[p].strict)
+USER_PATHS = tuple(p for p in PATHS if "user_id" in FIELDS[p])  # every one but /login
+NAMED_SESSION_PATHS = tuple(p for p in PATHS if "session_id" in REQUIRED[p])
+SESSION_ID_PATHS = tuple(p for p in PATHS if "session_id" in FIELDS[p])
+# add_user is an upsert: it never answers "no such user"
+UNKNOWN_USER_PATHS = tuple(p for p in USER_PATHS if p in STRICT_PATHS)
 
 # API.md §1: the HTTP status of each ok code.
 MIB = 1_048_576
 
-# The fields of each request (API.md §3) and the JSON type each takes.
-FIELDS: dict[str, dict[str, str]] = {
-    "/add_user": {
-        "user_id": "str",
-        "user_name": "str",
-        "phone": "str",
-        "email": "str",
-        "request_id": "str",
-    },
-    "/query_user_info": {"user_id": "str", "request_id": "str"},
-    "/add_chat": {
-        "user_id": "str",
-        "role": "str",
-        "msg": "str",
-        "session_id": "str",
-        "session_title": "str",
-        "meta": "object",
-        "request_id": "str",
-    },
-    "/query_session_names": {
-        "user_id": "str",
-        "limit": "int",
-        "cursor": "str",
-        "request_id": "str",
-    },
-    "/query_session_info": {
-        "user_id": "str",
-        "session_id": "str",
-        "limit": "int",
-        "before_seq": "int",
-        "request_id": "str",
-    },
-    "/delete_specific_session": {"user_id": "str", "session_id": "str", "request_id": "str"},
-    "/delete_sessions": {"user_id": "str", "request_id": "str"},
-}
-REQUIRED = {
-    "/add_user": ("user_id",),
-    "/query_user_info": ("user_id",),
-    "/add_chat": ("user_id", "role", "msg"),
-    "/query_session_names": ("user_id",),
-    "/query_session_info": ("user_id", "session_id"),
-    "/delete_specific_session": ("user_id", "session_id"),
-    "/delete_sessions": ("user_id",),
-}
 WRONG_VALUES = {
     "str": (1, 1.5, True, {"a": "b"}, ["a"]),
     "int": ("10", True, 1.5, {"n": 1}, [1]),
     "object": ("text", 1, True, ["a"]),
 }
-# The service function each endpoint calls, for the ok 9 test.
+# The service function each endpoint calls (named as the endpoint), for the ok 9 test.
 SERVICE_FUNCTIONS = {path: path.strip("/") for path in PATHS}
 
 
@@ -95,23 +56,22 @@ def fresh(prefix: str = "u") -> str:
 
 
 def shaped(path: str, user_id: str | None = None) -> dict[str, Any]:
-    """Return a well-formed body for ``path``; its user and session need not exist."""
-    uid = user_id or fresh()
-    return {
-        "/add_user": {"user_id": uid, "user_name": "tester"},
-        "/query_user_info": {"user_id": uid},
-        "/add_chat": {"user_id": uid, "role": "user", "msg": "hello"},
-        "/query_session_names": {"user_id": uid},
-        "/query_session_info": {"user_id": uid, "session_id": "s-missing"},
-        "/delete_specific_session": {"user_id": uid, "session_id": "s-missing"},
-        "/delete_sessions": {"user_id": uid},
-    }[path]
+    """Return a well-formed body for ``path`` (the table's example); its user (a fresh one
+    unless given) and session need not exist."""
+    body = dict(ENDPOINTS[path].example)
+    if "user_id" in body:
+        body["user_id"] = user_id or fresh()
+    if "session_id" in body:
+        body["session_id"] = "s-missing"
+    if path == "/login":
+        body["code"] = code_for(new_openid())
+    return body
 
 
 def valid(api: Api, path: str) -> dict[str, Any]:
     """Return a body that ``path`` answers with ok 0: its user (and session) exist."""
-    if path == "/add_user":
-        return shaped(path)
+    if "user_id" not in FIELDS[path] or not ENDPOINTS[path].strict:
+        return shaped(path)  # add_user makes its user; login, its own
     user_id = api.new_user()
     body = shaped(path, user_id)
     if path in NAMED_SESSION_PATHS:
@@ -410,7 +370,7 @@ def test_add_user_refuses_further_fields_the_server_owns(api: Api, name: str) ->
 # -- fields: forbidden characters, empty ----------------------------------------------------
 
 NUL_CASES: list[tuple[str, str, Any, str | None]] = [
-    *((path, "user_id", "u\x00x", "user_id") for path in PATHS),
+    *((path, "user_id", "u\x00x", "user_id") for path in USER_PATHS),
     *((path, "request_id", "r\x00x", "request_id") for path in PATHS),
     *((path, "session_id", "s\x00x", "session_id") for path in SESSION_ID_PATHS),
     ("/add_chat", "msg", "hello\x00", "msg"),
@@ -443,7 +403,7 @@ def test_u0000_in_any_string_is_ok_1(
 
 
 @pytest.mark.parametrize("char", ["\t", "\n", "\r", "\x01", "\x1f", "\x7f", "\x85", "\x9f"])
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", USER_PATHS)
 def test_control_character_in_user_id_is_ok_1(api: Api, path: str, char: str) -> None:
     body = {**shaped(path), "user_id": f"u{char}x"}
     check(send(api, path, body), 1, field="user_id")
@@ -459,7 +419,7 @@ def test_session_id_outside_its_alphabet_is_ok_1(api: Api, path: str, session_id
 @pytest.mark.parametrize(
     ("path", "name"),
     [
-        *((path, "user_id") for path in PATHS),
+        *((path, "user_id") for path in USER_PATHS),
         *((path, "session_id") for path in NAMED_SESSION_PATHS),
         ("/add_chat", "msg"),
     ],
@@ -478,7 +438,7 @@ def test_add_chat_with_empty_session_id_opens_a_new_session(api: Api) -> None:
 # -- fields: sizes ------------------------------------------------------------------------
 
 TOO_LONG_CASES: list[tuple[str, str, Any, str | None]] = [
-    *((path, "user_id", "u" * 129, "user_id") for path in PATHS),
+    *((path, "user_id", "u" * 129, "user_id") for path in USER_PATHS),
     *((path, "request_id", "r" * 129, "request_id") for path in PATHS),
     *((path, "session_id", "s" * 65, "session_id") for path in SESSION_ID_PATHS),
     ("/add_chat", "msg", "m" * 65_537, "msg"),

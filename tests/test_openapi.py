@@ -18,7 +18,13 @@ from .helpers import POST_PATHS
 if TYPE_CHECKING:
     from conftest import Api
 
-WRITE_PATHS = ("/add_user", "/add_chat", "/delete_specific_session", "/delete_sessions")
+WRITE_PATHS = (
+    "/add_user",
+    "/add_chat",
+    "/delete_specific_session",
+    "/delete_sessions",
+    "/delete_user",
+)
 
 # API.md §3: each request's fields with their JSON type, and which are required.
 REQUEST_FIELDS: dict[str, dict[str, str]] = {
@@ -58,6 +64,8 @@ REQUEST_FIELDS: dict[str, dict[str, str]] = {
         "request_id": "string",
     },
     "/delete_sessions": {"user_id": "string", "request_id": "string"},
+    "/delete_user": {"user_id": "string", "request_id": "string"},
+    "/login": {"code": "string", "request_id": "string"},
 }
 REQUIRED = {
     "/add_user": {"user_id"},
@@ -67,6 +75,8 @@ REQUIRED = {
     "/query_session_info": {"user_id", "session_id"},
     "/delete_specific_session": {"user_id", "session_id"},
     "/delete_sessions": {"user_id"},
+    "/delete_user": {"user_id"},
+    "/login": {"code"},
 }
 
 # API.md §1 and §3: the fields of each reply with their JSON type.
@@ -92,6 +102,13 @@ REPLY_FIELDS: dict[str, dict[str, str]] = {
     },
     "/delete_specific_session": {},
     "/delete_sessions": {"deleted": "integer"},
+    "/delete_user": {},
+    "/login": {
+        "user_id": "string",
+        "token": "string",
+        "expires_at": "string",
+        "created": "boolean",
+    },
 }
 ITEM_FIELDS = {
     ("/query_session_names", "sessions"): {

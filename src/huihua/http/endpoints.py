@@ -7,7 +7,7 @@ their request and reply schemas, for routing and for ``/openapi.json``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +136,9 @@ class Endpoint:
     request: type[rq.Request]
     reply: type[Envelope]
     handler: Handler
+    # A well-formed request (its user and session need not exist): for the docs and the
+    # suites that check every endpoint.
+    example: Mapping[str, Any]
     # Decode the body into ``request`` (False: as a plain object, for add_user).
     strict: bool = True
     # Needs no credential even with auth on (/login: how a mini-program gets one).
@@ -149,6 +152,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rq.AddUserRequest,
         rp.AddUserReply,
         add_user,
+        {"user_id": "u1", "user_name": "tester"},
         strict=False,
     ),
     Endpoint(
@@ -157,6 +161,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rq.QueryUserInfoRequest,
         rp.UserInfoReply,
         query_user_info,
+        {"user_id": "u1"},
     ),
     Endpoint(
         "/add_chat",
@@ -164,6 +169,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rq.AddChatRequest,
         rp.AddChatReply,
         add_chat,
+        {"user_id": "u1", "role": "user", "msg": "hello"},
     ),
     Endpoint(
         "/query_session_names",
@@ -171,6 +177,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rq.QuerySessionNamesRequest,
         rp.SessionNamesReply,
         query_session_names,
+        {"user_id": "u1"},
     ),
     Endpoint(
         "/query_session_info",
@@ -178,6 +185,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rq.QuerySessionInfoRequest,
         rp.SessionInfoReply,
         query_session_info,
+        {"user_id": "u1", "session_id": "s1"},
     ),
     Endpoint(
         "/delete_specific_session",
@@ -185,6 +193,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rq.DeleteSpecificSessionRequest,
         Envelope,
         delete_specific_session,
+        {"user_id": "u1", "session_id": "s1"},
     ),
     Endpoint(
         "/delete_sessions",
@@ -192,6 +201,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rq.DeleteSessionsRequest,
         rp.DeleteSessionsReply,
         delete_sessions,
+        {"user_id": "u1"},
     ),
     Endpoint(
         "/delete_user",
@@ -199,6 +209,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rq.DeleteUserRequest,
         Envelope,
         delete_user,
+        {"user_id": "u1"},
     ),
     Endpoint(
         "/login",
@@ -206,6 +217,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rq.LoginRequest,
         rp.LoginReply,
         login,
+        {"code": "the code from wx.login()"},
         public=True,
     ),
 )
