@@ -133,8 +133,8 @@ class Api:
 class RunningServer:
     """The app for some settings, served by uvicorn in a thread on a free port."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.app = create_app(settings)
+    def __init__(self, settings: Settings, **app_options: Any) -> None:
+        self.app = create_app(settings, **app_options)
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
@@ -153,15 +153,22 @@ class RunningServer:
 
 @pytest.fixture(scope="session")
 def serve(databases: Databases) -> Iterator[Callable[..., Api]]:
-    """Return a function that serves a new database of a kind, with settings changed."""
+    """Return a function that serves a new database of a kind, with settings changed
+    (``app_options``: what else create_app is given: endpoints, observers)."""
     running: list[tuple[RunningServer, Api]] = []
 
-    def start(kind: str, *, migrated: bool = True, **changes: Any) -> Api:
+    def start(
+        kind: str,
+        *,
+        migrated: bool = True,
+        app_options: dict[str, Any] | None = None,
+        **changes: Any,
+    ) -> Api:
         url = changes.pop("database_url", None) or databases.create(kind)
         settings = Settings(database_url=url, port=free_port(), **changes)
         if migrated:
             migrate(settings)
-        server = RunningServer(settings)
+        server = RunningServer(settings, **(app_options or {}))
         api = Api(f"http://127.0.0.1:{settings.port}", server.app, kind, settings)
         running.append((server, api))
         return api
