@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pytest
 
 import huihua
 
-from .helpers import POST_PATHS
+from .helpers import ENDPOINTS, POST_PATHS
 
 if TYPE_CHECKING:
     from conftest import Api
@@ -328,3 +329,11 @@ def test_real_replies_carry_only_documented_fields(doc: dict[str, Any], sqlite_a
     missing = api.call("/query_user_info", user_id="no-such-user")
     assert missing["ok"] == 2
     assert set(missing) <= _documented(doc, "/query_user_info", "404")
+
+
+@pytest.mark.parametrize("path", POST_PATHS)
+def test_the_example_is_a_valid_request_and_documented(doc: dict[str, Any], path: str) -> None:
+    endpoint = ENDPOINTS[path]
+    msgspec.convert(dict(endpoint.example), endpoint.request)  # raises if it is not one
+    media = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    assert media["example"] == dict(endpoint.example)

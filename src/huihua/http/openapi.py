@@ -48,7 +48,7 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
             "post": {
                 "operationId": e.path.strip("/"),
                 "summary": e.summary,
-                "requestBody": {"required": True, **_json(refs_of[e.request])},
+                "requestBody": {"required": True, **_json(refs_of[e.request], e.example)},
                 "responses": responses,
                 # With auth on: the service key or a user token; /login needs none.
                 "security": [{}] if e.public else [{"bearer": []}],
@@ -96,5 +96,8 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     }
 
 
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": schema}}}
+def _json(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = dict(example)
+    return {"content": {"application/json": media}}
