@@ -39,7 +39,11 @@ from huihua.config import Settings
 from huihua.store import migrate
 from huihua.store.engine import store_kind
 from huihua.store.tables import chat_sessions
-from huihua.validation import encode_cursor
+
+try:
+    from huihua.wire.cursor import encode_cursor
+except ImportError:  # builds before the wire package
+    from huihua.validation import encode_cursor
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "lua"
