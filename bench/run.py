@@ -59,6 +59,10 @@ WRITERS = 64  # users (and sessions) the add_chat load spreads over
 MANY_SESSIONS = 100_000
 GROWTH_USERS, GROWTH_SESSIONS_EACH, GROWTH_MESSAGES_EACH = 100_000, 10, 10
 MSG = "今天天气不错，帮我写一首关于秋天的短诗，四句就好。"
+READ_50 = json.dumps({"user_id": "reader", "session_id": "s50"})  # the 50-message read
+# The HTTP ceiling is measured under each wrk script the endpoints are driven by: add_chat's
+# share is of the ceiling under add_chat.lua's requests, the reads' under post_body.lua's.
+CEILING_SCRIPTS = ("add_chat.lua", "post_body.lua")
 
 
 def free_port() -> int:
@@ -132,31 +136,38 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
 
 
 class Server:
-    """A ``huihua serve`` process; ``rss_peak`` is sampled while it runs."""
+    """A ``huihua serve`` process; its RSS is sampled while it is measured."""
 
     def __init__(self, url: str, workers: int, workdir: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
         env["HUIHUA_DATABASE_URL"] = url  # everything else as it runs by default
-        self.process = subprocess.Popen(
-            [*HUIHUA_SERVE, "--port", str(self.port), "--workers", str(workers)],
-            env=env,
-            cwd=workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=open(workdir / f"server-{self.port}.log", "w"),  # noqa: SIM115
-        )
+        self._start([*HUIHUA_SERVE, "--workers", str(workers)], env, workdir)
+        time.sleep(0.5 if workers > 1 else 0)  # let every worker finish starting
+
+    def _start(self, argv: list[str], env: dict[str, str], workdir: Path) -> None:
+        """Start ``argv --port N`` and wait until it answers ``GET /healthz``."""
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        log = workdir / f"server-{self.port}.log"
+        with open(log, "w") as stderr:
+            self.process = subprocess.Popen(
+                [*argv, "--port", str(self.port)],
+                env=env,
+                cwd=workdir,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         deadline = time.monotonic() + 60
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited, see {workdir}/server-{self.port}.log")
+                raise RuntimeError(f"server exited, see {log}")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(self.base + "/healthz", timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
+                self.stop()
+                raise RuntimeError(f"server did not start, see {log}")
             time.sleep(0.1)
-        time.sleep(0.5 if workers > 1 else 0)  # let every worker finish starting
 
     def rss_bytes(self) -> int:
         """Return the resident memory of the server and its worker processes."""
@@ -183,6 +194,14 @@ class Server:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+class Ceiling(Server):
+    """The HTTP ceiling: bench/ceiling.py, a bare ASGI app on the same server and options."""
+
+    def __init__(self, workdir: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
+        self._start([sys.executable, str(BENCH / "ceiling.py")], env, workdir)
 
 
 def _children(pid: int) -> list[int]:
@@ -223,7 +242,7 @@ def seed(url: str, base: str) -> dict[str, str]:
     last_of_999 = MANY_SESSIONS - (999 * 100 - 1)
     cursor = encode_cursor(1_700_000_000_000 + last_of_999, f"s{last_of_999:06d}")
     return {
-        "query_session_info(50)": json.dumps({"user_id": "reader", "session_id": "s50"}),
+        "query_session_info(50)": READ_50,
         "names page 1 of 100k": json.dumps({"user_id": "many", "limit": 100}),
         "names page 1000 of 100k": json.dumps({"user_id": "many", "limit": 100, "cursor": cursor}),
     }
@@ -374,6 +393,44 @@ def _row(r: dict[str, Any]) -> str:
     )
 
 
+def http_ceiling(args: Any, workdir: Path) -> dict[str, dict[str, Any]]:
+    """Measure the bare app of ceiling.py with each wrk script the endpoints are driven by."""
+    print("\nHTTP ceiling: bare ASGI app (bench/ceiling.py), same server, options and wrk")
+    server = Ceiling(workdir)
+    try:
+        envs = {
+            "add_chat.lua": {"BENCH_USERS": str(WRITERS), "BENCH_RUN": uuid.uuid4().hex[:8]},
+            "post_body.lua": {"BENCH_PATH": "/query_session_info", "BENCH_BODY": READ_50},
+        }
+        out = {}
+        for script in CEILING_SCRIPTS:
+            out[script] = measure(server, script, envs[script], args)
+            print(f"  {script + ' requests':<26} {_row(out[script])}", flush=True)
+    finally:
+        server.stop()
+    return out
+
+
+def ceiling_shares(results: dict[str, Any]) -> None:
+    """Print every huihua figure as a share of the ceiling under the same wrk script."""
+    ceiling = results["http_ceiling"]
+    print("\nshare of the HTTP ceiling (one worker, same wrk script):")
+    for kind in ("sqlite", "postgresql", "mysql"):
+        if kind not in results:
+            continue
+        store = results[kind]
+        workers = f", {store['workers']} workers" if store["workers"] > 1 else ""
+        figures = [("add_chat", "add_chat.lua", store["add_chat"])]
+        figures += [(name, "post_body.lua", r) for name, r in store["reads"].items()]
+        grown = store.get("reads_grown", {})
+        figures += [(f"{name}, grown", "post_body.lua", r) for name, r in grown.items()]
+        for name, script, r in figures:
+            r["ceiling_share"] = r["rps"] / ceiling[script]["rps"]
+            label = f"{kind}{workers} {name}"
+            share = r["ceiling_share"]
+            print(f"  {label:<45} {r['rps']:>7,.0f} rps = {share:.2f} of the HTTP ceiling")
+
+
 def bench_store(kind: str, args: Any, workdir: Path) -> dict[str, Any]:
     """Measure one store: add_chat, then the reads, then (``--growth``) the reads again."""
     workers = 1 if kind == "sqlite" else args.server_workers
@@ -421,6 +478,7 @@ def main() -> None:
     print(f"raw sqlite3 loop, 1 insert + 1 commit per message, WAL, FULL: {raw:,.0f} commits/s")
     results: dict[str, Any] = {"raw_sqlite_commits_per_s": raw}
     with tempfile.TemporaryDirectory(dir=BENCH, prefix="run-") as tmp:
+        results["http_ceiling"] = http_ceiling(args, Path(tmp))
         for kind in args.stores.split(","):
             results[kind] = bench_store(kind, args, Path(tmp))
     if "sqlite" in results:
@@ -441,6 +499,7 @@ def main() -> None:
             for name, r in results[kind]["reads"].items():
                 ratio = results["sqlite"]["reads"][name]["rps"] / r["rps"]
                 print(f"{kind} {name}: SQLite is {ratio:.2f}x faster")
+    ceiling_shares(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
