@@ -35,15 +35,9 @@ import httpx
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from huihua.config import Settings
-from huihua.store import migrate
-from huihua.store.engine import store_kind
-from huihua.store.tables import chat_sessions
-
-try:
-    from huihua.wire.cursor import encode_cursor
-except ImportError:  # builds before the wire package
-    from huihua.validation import encode_cursor
+# huihua itself is imported only where the bench reaches into a store (making and filling
+# databases, a seek cursor): bench/ab.py imports this module to drive two builds over HTTP
+# alone, and must not depend on whichever huihua this process would import.
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "lua"
@@ -105,6 +99,10 @@ def raw_sqlite_commits(seconds: float) -> float:
 @contextlib.contextmanager
 def database(kind: str, workdir: Path) -> Iterator[str]:
     """Yield the URL of a fresh, migrated database of this kind; drop it afterwards."""
+    from huihua.config import Settings
+    from huihua.store import migrate
+    from huihua.store.engine import store_kind
+
     if kind == "sqlite":
         path = workdir / "bench.db"
         url = f"sqlite:///{path}"
@@ -138,9 +136,11 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
 class Server:
     """A ``huihua serve`` process; its RSS is sampled while it is measured."""
 
-    def __init__(self, url: str, workers: int, workdir: Path) -> None:
+    def __init__(self, url: str, workers: int, workdir: Path, src: Path | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
         env["HUIHUA_DATABASE_URL"] = url  # everything else as it runs by default
+        if src is not None:  # this build's code, ahead of the installed one
+            env["PYTHONPATH"] = str(src)
         self._start([*HUIHUA_SERVE, "--workers", str(workers)], env, workdir)
         time.sleep(0.5 if workers > 1 else 0)  # let every worker finish starting
 
@@ -220,15 +220,38 @@ def _children(pid: int) -> list[int]:
 
 def seed(url: str, base: str) -> dict[str, str]:
     """Create the bench users and sessions; return the read bodies to drive."""
+    try:
+        from huihua.wire.cursor import encode_cursor
+    except ImportError:  # builds before the wire package
+        from huihua.validation import encode_cursor
+
+    bodies = seed_http(base)
+    with httpx.Client(base_url=base, timeout=30) as http:
+        _post(http, "/add_user", {"user_id": "many", "user_name": "many"})
+    bulk_sessions(url, "many", MANY_SESSIONS)
+    # page 1000 starts after row 99,900 of the list (newest first)
+    last_of_999 = MANY_SESSIONS - (999 * 100 - 1)
+    cursor = encode_cursor(1_700_000_000_000 + last_of_999, f"s{last_of_999:06d}")
+    return {
+        **bodies,
+        "names page 1 of 100k": json.dumps({"user_id": "many", "limit": 100}),
+        "names page 1000 of 100k": json.dumps({"user_id": "many", "limit": 100, "cursor": cursor}),
+    }
+
+
+def seed_http(base: str) -> dict[str, str]:
+    """Create the add_chat users and the 50-message session over HTTP alone (nothing of
+    huihua imported: any build's server); return the body of the 50-message read."""
     with httpx.Client(base_url=base, timeout=30) as http:
         for i in range(WRITERS):
-            http.post("/add_user", json={"user_id": f"bench-{i}", "user_name": "bench"})
-        http.post("/add_user", json={"user_id": "reader", "user_name": "reader"})
+            _post(http, "/add_user", {"user_id": f"bench-{i}", "user_name": "bench"})
+        _post(http, "/add_user", {"user_id": "reader", "user_name": "reader"})
         for n in range(50):
             role = "user" if n % 2 == 0 else "ai"
-            http.post(
+            _post(
+                http,
                 "/add_chat",
-                json={
+                {
                     "user_id": "reader",
                     "session_id": "s50",
                     "role": role,
@@ -236,20 +259,20 @@ def seed(url: str, base: str) -> dict[str, str]:
                     "meta": {"model": "bench", "n": n},
                 },
             )
-        http.post("/add_user", json={"user_id": "many", "user_name": "many"})
-    bulk_sessions(url, "many", MANY_SESSIONS)
-    # page 1000 starts after row 99,900 of the list (newest first)
-    last_of_999 = MANY_SESSIONS - (999 * 100 - 1)
-    cursor = encode_cursor(1_700_000_000_000 + last_of_999, f"s{last_of_999:06d}")
-    return {
-        "query_session_info(50)": READ_50,
-        "names page 1 of 100k": json.dumps({"user_id": "many", "limit": 100}),
-        "names page 1000 of 100k": json.dumps({"user_id": "many", "limit": 100, "cursor": cursor}),
-    }
+    return {"query_session_info(50)": READ_50}
+
+
+def _post(http: httpx.Client, path: str, body: dict[str, Any]) -> None:
+    reply = http.post(path, json=body)
+    if reply.status_code != 200:
+        raise RuntimeError(f"seeding: {path} answered {reply.status_code}: {reply.text[:200]}")
 
 
 def bulk_sessions(url: str, user_id: str, count: int) -> None:
     """Insert ``count`` one-message sessions for one user, straight into the store."""
+    from huihua.store.engine import store_kind
+    from huihua.store.tables import chat_sessions
+
     engine = create_engine(store_kind(url).url)
     with engine.begin() as conn:
         for start in range(1, count + 1, 10_000):
@@ -278,6 +301,8 @@ def bulk_sessions(url: str, user_id: str, count: int) -> None:
 def growth(url: str) -> None:
     """Fill the SQLite store with 10 million messages over 100,000 users (bulk insert, with a
     progress bar): 10 sessions of 10 messages each per user."""
+    from huihua.store.engine import store_kind
+
     path = store_kind(url).url.database
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")  # a bulk load, not the service's writes
@@ -375,6 +400,11 @@ def measure(server: Server, script: str, env: dict[str, str], args: Any) -> dict
     }
 
 
+def add_chat_env() -> dict[str, str]:
+    """Return the environment of add_chat.lua: the writers, and request ids of a new run."""
+    return {"BENCH_USERS": str(WRITERS), "BENCH_RUN": uuid.uuid4().hex[:8]}
+
+
 def reads(server: Server, bodies: dict[str, str], args: Any) -> dict[str, dict[str, Any]]:
     """Measure every read endpoint."""
     results = {}
@@ -399,7 +429,7 @@ def http_ceiling(args: Any, workdir: Path) -> dict[str, dict[str, Any]]:
     server = Ceiling(workdir)
     try:
         envs = {
-            "add_chat.lua": {"BENCH_USERS": str(WRITERS), "BENCH_RUN": uuid.uuid4().hex[:8]},
+            "add_chat.lua": add_chat_env(),
             "post_body.lua": {"BENCH_PATH": "/query_session_info", "BENCH_BODY": READ_50},
         }
         out = {}
@@ -440,8 +470,7 @@ def bench_store(kind: str, args: Any, workdir: Path) -> dict[str, Any]:
         server = Server(url, workers, workdir)
         try:
             bodies = seed(url, server.base)
-            env = {"BENCH_USERS": str(WRITERS), "BENCH_RUN": uuid.uuid4().hex[:8]}
-            out["add_chat"] = measure(server, "add_chat.lua", env, args)
+            out["add_chat"] = measure(server, "add_chat.lua", add_chat_env(), args)
             print(f"  {'add_chat':<26} {_row(out['add_chat'])}", flush=True)
             out["reads"] = reads(server, bodies, args)
         finally:
