@@ -114,6 +114,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per load")
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs: at least 1")
     if shutil.which("wrk") is None:
         sys.exit("bench needs wrk: apt-get install wrk")
     with tempfile.TemporaryDirectory(dir=BENCH, prefix="ab-") as tmp:

@@ -160,13 +160,13 @@ class Server:
         deadline = time.monotonic() + 60
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited, see {log}")
+                raise RuntimeError(f"server exited:\n{_tail(log)}")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(self.base + "/healthz", timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"server did not start, see {log}")
+                raise RuntimeError(f"server did not start:\n{_tail(log)}")
             time.sleep(0.1)
 
     def rss_bytes(self) -> int:
@@ -202,6 +202,11 @@ class Ceiling(Server):
     def __init__(self, workdir: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
         self._start([sys.executable, str(BENCH / "ceiling.py")], env, workdir)
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    """The end of a server's log, for the error (its directory is removed as the run ends)."""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _children(pid: int) -> list[int]:
