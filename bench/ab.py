@@ -88,20 +88,23 @@ def measure_build(b: Build, args: Any, tmp: Path) -> dict[str, dict[str, Any]]:
 
 
 def summary(base: Build, head: Build) -> None:
-    """Print the medians per build and head/base, then head/base run by run."""
+    """Print per endpoint the medians per build and head/base, then the runs behind them."""
     print()
     for endpoint in ENDPOINTS:
         b = [r[endpoint]["rps"] for r in base.runs]
         h = [r[endpoint]["rps"] for r in head.runs]
         mb, mh = statistics.median(b), statistics.median(h)
-        print(
-            f"{endpoint} median: base {mb:,.0f} rps, head {mh:,.0f} rps, head/base {mh / mb:.3f}"
-            f"  (base {min(b):,.0f}-{max(b):,.0f}, head {min(h):,.0f}-{max(h):,.0f})"
-        )
+        print(f"{endpoint} median: base {mb:,.0f} rps, head {mh:,.0f} rps, head/base {mh / mb:.3f}")
+        ratios = " ".join(f"{y / x:.3f}" for x, y in zip(b, h, strict=True))
+        print(f"  head/base run by run: {ratios}")
+        print(f"  rps by run: base {_list(b)}; head {_list(h)}")
         p99b = statistics.median(r[endpoint]["p99_ms"] for r in base.runs)
         p99h = statistics.median(r[endpoint]["p99_ms"] for r in head.runs)
-        pairs = " ".join(f"{y / x:.3f}" for x, y in zip(b, h, strict=True))
-        print(f"  p99 median: base {p99b:.1f} ms, head {p99h:.1f} ms; head/base by run: {pairs}")
+        print(f"  p99 median: base {p99b:.1f} ms, head {p99h:.1f} ms")
+
+
+def _list(values: list[float]) -> str:
+    return " ".join(f"{v:,.0f}" for v in values)
 
 
 def main() -> None:
