@@ -35,11 +35,9 @@ import httpx
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from huihua.config import Settings
-from huihua.store import migrate
-from huihua.store.engine import store_kind
-from huihua.store.tables import chat_sessions
-from huihua.validation import encode_cursor
+# huihua itself is imported only where the bench reaches into a store (making and filling
+# databases, a seek cursor): bench/ab.py imports this module to drive two builds over HTTP
+# alone, and must not depend on whichever huihua this process would import.
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "lua"
@@ -55,6 +53,10 @@ WRITERS = 64  # users (and sessions) the add_chat load spreads over
 MANY_SESSIONS = 100_000
 GROWTH_USERS, GROWTH_SESSIONS_EACH, GROWTH_MESSAGES_EACH = 100_000, 10, 10
 MSG = "今天天气不错，帮我写一首关于秋天的短诗，四句就好。"
+READ_50 = json.dumps({"user_id": "reader", "session_id": "s50"})  # the 50-message read
+# The HTTP ceiling is measured under each wrk script the endpoints are driven by: add_chat's
+# share is of the ceiling under add_chat.lua's requests, the reads' under post_body.lua's.
+CEILING_SCRIPTS = ("add_chat.lua", "post_body.lua")
 
 
 def free_port() -> int:
@@ -97,6 +99,10 @@ def raw_sqlite_commits(seconds: float) -> float:
 @contextlib.contextmanager
 def database(kind: str, workdir: Path) -> Iterator[str]:
     """Yield the URL of a fresh, migrated database of this kind; drop it afterwards."""
+    from huihua.config import Settings
+    from huihua.store import migrate
+    from huihua.store.engine import store_kind
+
     if kind == "sqlite":
         path = workdir / "bench.db"
         url = f"sqlite:///{path}"
@@ -128,31 +134,40 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
 
 
 class Server:
-    """A ``huihua serve`` process; ``rss_peak`` is sampled while it runs."""
+    """A ``huihua serve`` process; its RSS is sampled while it is measured."""
 
-    def __init__(self, url: str, workers: int, workdir: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+    def __init__(self, url: str, workers: int, workdir: Path, src: Path | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
         env["HUIHUA_DATABASE_URL"] = url  # everything else as it runs by default
-        self.process = subprocess.Popen(
-            [*HUIHUA_SERVE, "--port", str(self.port), "--workers", str(workers)],
-            env=env,
-            cwd=workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=open(workdir / f"server-{self.port}.log", "w"),  # noqa: SIM115
-        )
+        if src is not None:  # this build's code, ahead of the installed one
+            env["PYTHONPATH"] = str(src)
+        self._start([*HUIHUA_SERVE, "--workers", str(workers)], env, workdir)
+        time.sleep(0.5 if workers > 1 else 0)  # let every worker finish starting
+
+    def _start(self, argv: list[str], env: dict[str, str], workdir: Path) -> None:
+        """Start ``argv --port N`` and wait until it answers ``GET /healthz``."""
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        log = workdir / f"server-{self.port}.log"
+        with open(log, "w") as stderr:
+            self.process = subprocess.Popen(
+                [*argv, "--port", str(self.port)],
+                env=env,
+                cwd=workdir,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         deadline = time.monotonic() + 60
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited, see {workdir}/server-{self.port}.log")
+                raise RuntimeError(f"server exited:\n{_tail(log)}")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(self.base + "/healthz", timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
+                self.stop()
+                raise RuntimeError(f"server did not start:\n{_tail(log)}")
             time.sleep(0.1)
-        time.sleep(0.5 if workers > 1 else 0)  # let every worker finish starting
 
     def rss_bytes(self) -> int:
         """Return the resident memory of the server and its worker processes."""
@@ -181,6 +196,19 @@ class Server:
         self.process.wait(timeout=30)
 
 
+class Ceiling(Server):
+    """The HTTP ceiling: bench/ceiling.py, a bare ASGI app on the same server and options."""
+
+    def __init__(self, workdir: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
+        self._start([sys.executable, str(BENCH / "ceiling.py")], env, workdir)
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    """The end of a server's log, for the error (its directory is removed as the run ends)."""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -197,15 +225,38 @@ def _children(pid: int) -> list[int]:
 
 def seed(url: str, base: str) -> dict[str, str]:
     """Create the bench users and sessions; return the read bodies to drive."""
+    try:
+        from huihua.wire.cursor import encode_cursor
+    except ImportError:  # builds before the wire package
+        from huihua.validation import encode_cursor
+
+    bodies = seed_http(base)
+    with httpx.Client(base_url=base, timeout=30) as http:
+        _post(http, "/add_user", {"user_id": "many", "user_name": "many"})
+    bulk_sessions(url, "many", MANY_SESSIONS)
+    # page 1000 starts after row 99,900 of the list (newest first)
+    last_of_999 = MANY_SESSIONS - (999 * 100 - 1)
+    cursor = encode_cursor(1_700_000_000_000 + last_of_999, f"s{last_of_999:06d}")
+    return {
+        **bodies,
+        "names page 1 of 100k": json.dumps({"user_id": "many", "limit": 100}),
+        "names page 1000 of 100k": json.dumps({"user_id": "many", "limit": 100, "cursor": cursor}),
+    }
+
+
+def seed_http(base: str) -> dict[str, str]:
+    """Create the add_chat users and the 50-message session over HTTP alone (nothing of
+    huihua imported: any build's server); return the body of the 50-message read."""
     with httpx.Client(base_url=base, timeout=30) as http:
         for i in range(WRITERS):
-            http.post("/add_user", json={"user_id": f"bench-{i}", "user_name": "bench"})
-        http.post("/add_user", json={"user_id": "reader", "user_name": "reader"})
+            _post(http, "/add_user", {"user_id": f"bench-{i}", "user_name": "bench"})
+        _post(http, "/add_user", {"user_id": "reader", "user_name": "reader"})
         for n in range(50):
             role = "user" if n % 2 == 0 else "ai"
-            http.post(
+            _post(
+                http,
                 "/add_chat",
-                json={
+                {
                     "user_id": "reader",
                     "session_id": "s50",
                     "role": role,
@@ -213,20 +264,20 @@ def seed(url: str, base: str) -> dict[str, str]:
                     "meta": {"model": "bench", "n": n},
                 },
             )
-        http.post("/add_user", json={"user_id": "many", "user_name": "many"})
-    bulk_sessions(url, "many", MANY_SESSIONS)
-    # page 1000 starts after row 99,900 of the list (newest first)
-    last_of_999 = MANY_SESSIONS - (999 * 100 - 1)
-    cursor = encode_cursor(1_700_000_000_000 + last_of_999, f"s{last_of_999:06d}")
-    return {
-        "query_session_info(50)": json.dumps({"user_id": "reader", "session_id": "s50"}),
-        "names page 1 of 100k": json.dumps({"user_id": "many", "limit": 100}),
-        "names page 1000 of 100k": json.dumps({"user_id": "many", "limit": 100, "cursor": cursor}),
-    }
+    return {"query_session_info(50)": READ_50}
+
+
+def _post(http: httpx.Client, path: str, body: dict[str, Any]) -> None:
+    reply = http.post(path, json=body)
+    if reply.status_code != 200:
+        raise RuntimeError(f"seeding: {path} answered {reply.status_code}: {reply.text[:200]}")
 
 
 def bulk_sessions(url: str, user_id: str, count: int) -> None:
     """Insert ``count`` one-message sessions for one user, straight into the store."""
+    from huihua.store.engine import store_kind
+    from huihua.store.tables import chat_sessions
+
     engine = create_engine(store_kind(url).url)
     with engine.begin() as conn:
         for start in range(1, count + 1, 10_000):
@@ -255,6 +306,8 @@ def bulk_sessions(url: str, user_id: str, count: int) -> None:
 def growth(url: str) -> None:
     """Fill the SQLite store with 10 million messages over 100,000 users (bulk insert, with a
     progress bar): 10 sessions of 10 messages each per user."""
+    from huihua.store.engine import store_kind
+
     path = store_kind(url).url.database
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")  # a bulk load, not the service's writes
@@ -352,6 +405,11 @@ def measure(server: Server, script: str, env: dict[str, str], args: Any) -> dict
     }
 
 
+def add_chat_env() -> dict[str, str]:
+    """Return the environment of add_chat.lua: the writers, and request ids of a new run."""
+    return {"BENCH_USERS": str(WRITERS), "BENCH_RUN": uuid.uuid4().hex[:8]}
+
+
 def reads(server: Server, bodies: dict[str, str], args: Any) -> dict[str, dict[str, Any]]:
     """Measure every read endpoint."""
     results = {}
@@ -370,6 +428,44 @@ def _row(r: dict[str, Any]) -> str:
     )
 
 
+def http_ceiling(args: Any, workdir: Path) -> dict[str, dict[str, Any]]:
+    """Measure the bare app of ceiling.py with each wrk script the endpoints are driven by."""
+    print("\nHTTP ceiling: bare ASGI app (bench/ceiling.py), same server, options and wrk")
+    server = Ceiling(workdir)
+    try:
+        envs = {
+            "add_chat.lua": add_chat_env(),
+            "post_body.lua": {"BENCH_PATH": "/query_session_info", "BENCH_BODY": READ_50},
+        }
+        out = {}
+        for script in CEILING_SCRIPTS:
+            out[script] = measure(server, script, envs[script], args)
+            print(f"  {script + ' requests':<26} {_row(out[script])}", flush=True)
+    finally:
+        server.stop()
+    return out
+
+
+def ceiling_shares(results: dict[str, Any]) -> None:
+    """Print every huihua figure as a share of the ceiling under the same wrk script."""
+    ceiling = results["http_ceiling"]
+    print("\nshare of the HTTP ceiling (one worker, same wrk script):")
+    for kind in ("sqlite", "postgresql", "mysql"):
+        if kind not in results:
+            continue
+        store = results[kind]
+        workers = f", {store['workers']} workers" if store["workers"] > 1 else ""
+        figures = [("add_chat", "add_chat.lua", store["add_chat"])]
+        figures += [(name, "post_body.lua", r) for name, r in store["reads"].items()]
+        grown = store.get("reads_grown", {})
+        figures += [(f"{name}, grown", "post_body.lua", r) for name, r in grown.items()]
+        for name, script, r in figures:
+            r["ceiling_share"] = r["rps"] / ceiling[script]["rps"]
+            label = f"{kind}{workers} {name}"
+            share = r["ceiling_share"]
+            print(f"  {label:<45} {r['rps']:>7,.0f} rps = {share:.2f} of the HTTP ceiling")
+
+
 def bench_store(kind: str, args: Any, workdir: Path) -> dict[str, Any]:
     """Measure one store: add_chat, then the reads, then (``--growth``) the reads again."""
     workers = 1 if kind == "sqlite" else args.server_workers
@@ -379,8 +475,7 @@ def bench_store(kind: str, args: Any, workdir: Path) -> dict[str, Any]:
         server = Server(url, workers, workdir)
         try:
             bodies = seed(url, server.base)
-            env = {"BENCH_USERS": str(WRITERS), "BENCH_RUN": uuid.uuid4().hex[:8]}
-            out["add_chat"] = measure(server, "add_chat.lua", env, args)
+            out["add_chat"] = measure(server, "add_chat.lua", add_chat_env(), args)
             print(f"  {'add_chat':<26} {_row(out['add_chat'])}", flush=True)
             out["reads"] = reads(server, bodies, args)
         finally:
@@ -417,6 +512,7 @@ def main() -> None:
     print(f"raw sqlite3 loop, 1 insert + 1 commit per message, WAL, FULL: {raw:,.0f} commits/s")
     results: dict[str, Any] = {"raw_sqlite_commits_per_s": raw}
     with tempfile.TemporaryDirectory(dir=BENCH, prefix="run-") as tmp:
+        results["http_ceiling"] = http_ceiling(args, Path(tmp))
         for kind in args.stores.split(","):
             results[kind] = bench_store(kind, args, Path(tmp))
     if "sqlite" in results:
@@ -437,6 +533,7 @@ def main() -> None:
             for name, r in results[kind]["reads"].items():
                 ratio = results["sqlite"]["reads"][name]["rps"] / r["rps"]
                 print(f"{kind} {name}: SQLite is {ratio:.2f}x faster")
+    ceiling_shares(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
