@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -129,15 +129,6 @@ class Db:
         else:
             self._cursor.execute(compiled.sql, compiled.pick(params))
 
-    def rows(self, statement: Statement, **params: Any) -> list[Any]:
-        """Return every row the statement selects, as named tuples."""
-        compiled = self._execute(statement, params)
-        found = self._cursor.fetchall()
-        make = compiled.row._make
-        if self._binary_ids:
-            return [make(_decode_bytes(r)) for r in found]
-        return [make(r) for r in found]
-
     def tuples(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
         """Return every row the statement selects, as plain tuples (for long result sets)."""
         self._open()
@@ -169,21 +160,8 @@ class Db:
         self._execute(statement, params)
         return self._cursor.rowcount, self._cursor.lastrowid
 
-    def run_many(self, statement: Statement, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Execute a write once per parameter set."""
-        self._open()
-        compiled = statement.compiled(self.dialect)
-        if compiled.names is None:
-            self._cursor.executemany(compiled.sql, list(rows))
-        else:
-            names = compiled.names
-            self._cursor.executemany(compiled.sql, [tuple(r[n] for n in names) for r in rows])
-
     def execute_text(self, sql: str) -> Any:
         """Run SQL text with no parameters; return the first column of its first row."""
         self._cursor.execute(sql)
         found = self._cursor.fetchone() if self._cursor.description else None
         return None if found is None else found[0]
-
-    def close(self) -> None:
-        self._cursor.close()
