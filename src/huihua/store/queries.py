@@ -207,9 +207,9 @@ def bump_session(db: Db, user_id: str, session_id: str, now: int, title: str | N
     seq. ``title`` fills a session that has none yet.
     """
     params = {"key_user": user_id, "key_session": session_id, "now": now, "title": title}
-    if db.update_returning:
+    if db.caps.update_returning:
         return db.scalar(_BUMP_RETURNING, **params)
-    if db.dialect.name in ("mysql", "mariadb"):
+    if db.caps.bump_returns_last_insert_id:
         touched, seq = db.run_for_id(_BUMP_FOR_ID, **params)
         return seq if touched else None
     if db.run(_BUMP_PLAIN, **params) == 0:
@@ -311,7 +311,7 @@ _APPEND_ALONE = {recorded: _append_alone(recorded=recorded) for recorded in (Fal
 
 def appends_alone(db: Db) -> bool:
     """Return whether :func:`append_alone` can append on this store (PostgreSQL)."""
-    return db.dialect.name == "postgresql"
+    return db.caps.append_in_one_statement
 
 
 def append_alone(
@@ -424,7 +424,7 @@ def session_messages(
     if before_seq is not None:
         params["before_seq"] = before_seq
     before = before_seq is not None
-    if db.dialect.name != "postgresql":
+    if not db.caps.session_page_as_join:
         found = db.row(_SESSION_TITLE, user_id=user_id, session_id=session_id)
         if found is None:
             return None

@@ -5,7 +5,8 @@ costs more than the query itself on the request path (measured here: a 51-row re
 217 µs that way and 74 µs on the bare sqlite3 cursor). So each :class:`Statement` is
 compiled once per dialect to its SQL text and parameter order, and :class:`Db` runs that
 text on the DBAPI cursor of the transaction the runner opened. Rows come back as named
-tuples; on MySQL/MariaDB the VARBINARY ids come back as bytes and are decoded here.
+tuples; where ids come back as bytes (MySQL/MariaDB's VARBINARY: ``db.caps.binary_ids``)
+they are decoded here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+
+from huihua.store.dialect import Capabilities, capabilities
 
 
 class _Compiled:
@@ -82,19 +85,27 @@ class Db:
         "_begin",
         "_binary_ids",
         "_cursor",
+        "caps",
         "connection",
         "dialect",
         "opened",
-        "update_returning",
     )
 
-    def __init__(self, connection: Any, dialect: Dialect, *, begin: str | None = None) -> None:
-        """``begin``: the connection is in autocommit mode, and this SQL opens the transaction
+    def __init__(
+        self,
+        connection: Any,
+        dialect: Dialect,
+        *,
+        caps: Capabilities | None = None,
+        begin: str | None = None,
+    ) -> None:
+        """``caps``: what the dialect can do (dialect.py; the runner passes the store's).
+        ``begin``: the connection is in autocommit mode, and this SQL opens the transaction
         before the first statement (None: the runner already opened it, or the driver does)."""
         self.connection = connection
         self.dialect = dialect
-        self.update_returning: bool = dialect.update_returning
-        self._binary_ids = dialect.name in ("mysql", "mariadb")
+        self.caps = caps if caps is not None else capabilities(dialect)
+        self._binary_ids = self.caps.binary_ids
         self._cursor = connection.cursor()
         self._begin = begin
         self.opened = False  # whether this Db sent ``begin``: a transaction to commit
