@@ -1,0 +1,22 @@
+"""The transaction runner: the one place that begins, commits and retries.
+
+A use case is a plain function of a connection (a :class:`~huihua.store.sql.Db`).
+``write`` runs it in a transaction and returns only after that transaction committed;
+``read`` runs it in a read transaction. Two runners, one per kind of store:
+
+- :class:`SqliteRunner` (sqlite.py): group commit on the one write connection, the COMMIT's
+  fsync on a thread while the event loop goes on; reads on their own connections.
+- :class:`PooledRunner` (pooled.py), for PostgreSQL and MySQL/MariaDB: each call on a worker
+  thread with a pooled connection in autocommit mode; a transaction that failed for a
+  serialization failure, a deadlock or a concurrent insert of the same key is run again
+  whole, up to ``MAX_ATTEMPTS`` times.
+
+Which errors are retried, and which mean the store is unavailable: ``huihua.store.errors``.
+"""
+
+from huihua.store.errors import ErrorKinds
+from huihua.store.runner._shared import UnitOfWork
+from huihua.store.runner.pooled import MAX_ATTEMPTS, PooledRunner
+from huihua.store.runner.sqlite import SqliteRunner
+
+__all__ = ["MAX_ATTEMPTS", "ErrorKinds", "PooledRunner", "SqliteRunner", "UnitOfWork"]
