@@ -17,6 +17,7 @@ import logging
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
+from huihua import logs
 from huihua.errors import StorageUnavailable
 
 log = logging.getLogger("huihua.store")
@@ -58,7 +59,7 @@ class ErrorKinds:
     def failure(self, error: BaseException) -> BaseException:
         """Return what a failed use case answers: its own error, or ok 8 for the store's."""
         if self.unavailable(error):
-            log.warning("store unavailable: %s", type(error).__name__)
+            log.warning("store unavailable: %s", logs.error_classes(error))  # no message
             failure = StorageUnavailable(UNAVAILABLE)
             failure.__cause__ = error
             return failure
