@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,13 +19,16 @@ from typing import Any
 import MySQLdb
 import psycopg
 import pytest
+from sqlalchemy import create_engine, func, insert, select
 
 from huihua import logs
 from huihua.config import Settings
 from huihua.store import Store, migrate, open_store
 from huihua.store import queries as q
+from huihua.store.engine import store_kind as url_of
 from huihua.store.runner.sqlite import GIL_SWITCH_S
-from huihua.store.sql import Db
+from huihua.store.sql import Db, Statement
+from huihua.store.tables import chat_messages
 from tests.conftest import Databases
 
 
@@ -112,3 +116,120 @@ def test_driver_codes_of_errors_made_by_hand() -> None:
     assert logs.error_classes(chained) == (
         "builtins.RuntimeError; caused by MySQLdb.IntegrityError errno=1062"
     )
+
+
+# -- a consistent snapshot ----------------------------------------------------------------
+
+COUNT_MESSAGES = Statement(select(func.count().label("n")).select_from(chat_messages))
+
+
+def seed(store: Store) -> tuple[str, str]:
+    """Return a new user and session of theirs, holding one message (seq 1)."""
+    user_id, session_id = f"u-{uuid.uuid4().hex}", f"s-{uuid.uuid4().hex[:12]}"
+
+    def unit(db: Db) -> None:
+        add_user(user_id)(db)
+        q.insert_session(db, user_id, session_id, "title", 1)
+        q.insert_message(db, user_id, session_id, 1, "user", "first", None, 1)
+
+    asyncio.run(store.write(unit))
+    return user_id, session_id
+
+
+def append(user_id: str, session_id: str, msg: str) -> Callable[[Db], int]:
+    """Return a write that appends a message to an existing session; it returns the seq."""
+
+    def unit(db: Db) -> int:
+        seq = q.bump_session(db, user_id, session_id, 2, None)
+        assert seq is not None
+        q.insert_message(db, user_id, session_id, seq, "user", msg, None, 2)
+        return seq
+
+    return unit
+
+
+def everything(user_id: str, session_id: str) -> Callable[[Db], tuple[Any, ...]]:
+    """Return a read of the user's whole state, in several statements."""
+
+    def read(db: Db) -> tuple[Any, ...]:
+        sessions = q.list_sessions(db, user_id, 100, None)
+        found = q.session_messages(db, user_id, session_id, 1000, None)
+        assert found is not None
+        return (
+            db.scalar(COUNT_MESSAGES),
+            [tuple(row) for row in sessions],
+            [(seq, msg) for _, msg, seq, _, _ in found[1]],
+        )
+
+    return read
+
+
+def test_a_snapshot_sees_one_moment_whatever_commits_meanwhile(store: Store) -> None:
+    user_id, session_id = seed(store)
+    read_all = everything(user_id, session_id)
+    first_read, resume = threading.Event(), threading.Event()
+
+    def export(db: Db) -> tuple[Any, Any]:
+        before = read_all(db)
+        first_read.set()
+        assert resume.wait(30)
+        return before, read_all(db)
+
+    async def scenario() -> tuple[Any, Any, Any]:
+        exporting = asyncio.ensure_future(store.snapshot(export))
+        assert await asyncio.to_thread(first_read.wait, 30)
+        for n in range(3):  # committed while the export is between its reads
+            await asyncio.wait_for(store.write(append(user_id, session_id, f"m{n}")), 30)
+        resume.set()
+        before, after = await exporting
+        return before, after, await store.read(read_all)
+
+    before, after, plain = asyncio.run(scenario())
+    assert after == before
+    assert before[0] == 1 and before[2] == [(1, "first")]
+    assert plain[0] == 4
+    assert plain[2] == [(4, "m2"), (3, "m1"), (2, "m0"), (1, "first")]
+    assert plain[1][0][4] == 4  # the session's chat_count
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_a_snapshot_is_read_only_and_leaves_its_connection_as_it_was(
+    databases: Databases, kind: str
+) -> None:
+    url = databases.create(kind)
+    settings = Settings(database_url=url, pool_size=1)  # every call on the one connection
+    migrate(settings)
+    made = open_store(settings)
+    outside = create_engine(url_of(url).url, isolation_level="AUTOCOMMIT")
+    try:
+        user_id, session_id = seed(made)
+        assert asyncio.run(made.snapshot(lambda db: db.scalar(COUNT_MESSAGES))) == 1
+
+        def unit(db: Db) -> tuple[int, int]:
+            first = db.scalar(COUNT_MESSAGES)
+            with outside.connect() as conn:  # another connection commits a message
+                conn.execute(
+                    insert(chat_messages).values(
+                        user_id=user_id,
+                        session_id="elsewhere",
+                        seq=1,
+                        role="user",
+                        msg="outside",
+                        created_at=3,
+                    )
+                )
+            second = db.scalar(COUNT_MESSAGES)
+            append(user_id, session_id, "after the snapshot")(db)  # and it can write
+            return first, second
+
+        # The next transaction on the same connection: READ COMMITTED again, it sees the
+        # outside commit at its second statement.
+        assert asyncio.run(made.write(unit)) == (1, 2)
+        with pytest.raises(Exception) as caught:
+            asyncio.run(made.snapshot(append(user_id, session_id, "refused")))
+        code = {"postgresql": "sqlstate=25006", "mysql": "errno=1792"}[kind]
+        assert code in logs.error_classes(caught.value)
+        assert asyncio.run(made.read(lambda db: db.scalar(COUNT_MESSAGES))) == 3
+    finally:
+        made.close()
+        outside.dispose()

@@ -43,6 +43,12 @@ class Store:
         """Run ``fn`` in a read transaction (``long``: off the event loop on every store)."""
         return await self._runner.read(fn, long=long)
 
+    async def snapshot(self, fn: Callable[[Db], T]) -> T:
+        """Run ``fn`` off the event loop in one read-only transaction that sees the store as
+        of one moment, whatever commits meanwhile (REPEATABLE READ, or SQLite's WAL
+        snapshot): for long reads that must agree with themselves, such as an export."""
+        return await self._runner.snapshot(fn)
+
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the store answers a query."""
         await self._runner.read(_select_one, long=True)

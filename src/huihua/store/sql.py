@@ -49,6 +49,8 @@ class _Compiled:
 
 
 def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if not names:
+        return lambda params: ()
     if len(names) == 1:
         name = names[0]
         return lambda params: (params[name],)
@@ -119,6 +121,14 @@ class Db:
         self._run(statement.compiled(self.dialect), params)
         found = self._cursor.fetchall()
         return [_decode_bytes(r) for r in found] if self._binary_ids else found
+
+    def begin_now(self, statements: tuple[str, ...]) -> None:
+        """Open the transaction now with these statements, whatever ``begin`` was (a
+        snapshot must be taken before the unit of work's first statement)."""
+        for sql in statements:
+            self._cursor.execute(sql)
+        self._begin = None
+        self.opened = True
 
     def _open(self) -> None:
         if self._begin is not None:

@@ -2,7 +2,9 @@
 
 A use case is a plain function of a connection (a :class:`~huihua.store.sql.Db`).
 ``write`` runs it in a transaction and returns only after that transaction committed;
-``read`` runs it in a read transaction. Two runners, one per kind of store:
+``read`` runs it in a read transaction; ``snapshot`` in one read-only transaction that
+sees the store as of one moment (REPEATABLE READ; SQLite's WAL snapshot), for long reads
+such as an export. Two runners, one per kind of store:
 
 - :class:`SqliteRunner` (sqlite.py): group commit on the one write connection, the COMMIT's
   fsync on a thread while the event loop goes on; reads on their own connections.
@@ -19,4 +21,10 @@ from huihua.store.runner._shared import UnitOfWork
 from huihua.store.runner.pooled import MAX_ATTEMPTS, PooledRunner
 from huihua.store.runner.sqlite import SqliteRunner
 
-__all__ = ["MAX_ATTEMPTS", "ErrorKinds", "PooledRunner", "SqliteRunner", "UnitOfWork"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "ErrorKinds",
+    "PooledRunner",
+    "SqliteRunner",
+    "UnitOfWork",
+]

@@ -12,6 +12,7 @@ whole, up to ``MAX_ATTEMPTS`` times, with jittered back-off (errors.py sorts the
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -56,7 +57,15 @@ class PooledRunner:
             self._executor, self._transaction, fn, None
         )
 
-    def _transaction(self, fn: UnitOfWork[T], begin: str | None) -> T:
+    async def snapshot(self, fn: UnitOfWork[T]) -> T:
+        """Run ``fn`` on a worker thread in one read-only transaction at REPEATABLE READ:
+        every statement in it sees the database as it was at the first (``caps.snapshot_begin``;
+        the connection's own level, READ COMMITTED, is left as it was)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(self._transaction, fn, None, snapshot=True)
+        )
+
+    def _transaction(self, fn: UnitOfWork[T], begin: str | None, *, snapshot: bool = False) -> T:
         # Pooled connections are not pinged at checkout (a round trip per request); a
         # connection that died in the pool fails at its first statement, before anything
         # was committed, and the transaction is run once more on a new one.
@@ -67,6 +76,8 @@ class PooledRunner:
             try:
                 raw = self._engine.raw_connection()
                 db = Db(raw, self._engine.dialect, caps=self._caps, begin=begin)
+                if snapshot:
+                    db.begin_now(self._caps.snapshot_begin)
                 value = fn(db)
                 committing = True
                 if db.opened:

@@ -118,17 +118,24 @@ class SqliteRunner:
             if self._read_db is None:
                 self._reader = self._read_engine.raw_connection()
                 self._read_db = self._db(self._reader, self._read_engine)
-            return _in_transaction(self._read_db, "BEGIN", fn)
+            return _in_transaction(self._read_db, ("BEGIN",), fn)
         except HuihuaError:
             raise
         except Exception as error:
             self._reader, self._read_db = discard(self._reader), None
             raise self._errors.failure(error) from error
 
-    def _read_on_thread(self, fn: UnitOfWork[T]) -> T:
+    async def snapshot(self, fn: UnitOfWork[T]) -> T:
+        """Run ``fn`` on a thread in one read transaction on a read connection: in WAL it
+        sees the database as it was at its first read, whatever commits meanwhile."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, self._read_on_thread, fn, self._caps.snapshot_begin
+        )
+
+    def _read_on_thread(self, fn: UnitOfWork[T], begin: tuple[str, ...] = ("BEGIN",)) -> T:
         raw = self._read_engine.raw_connection()
         try:
-            return _in_transaction(self._db(raw, self._read_engine), "BEGIN", fn)
+            return _in_transaction(self._db(raw, self._read_engine), begin, fn)
         except HuihuaError:
             raise
         except Exception as error:
@@ -255,8 +262,9 @@ class SqliteRunner:
                 _switch_interval.release()
 
 
-def _in_transaction(db: Db, begin: str, fn: UnitOfWork[T]) -> T:
-    db.execute_text(begin)
+def _in_transaction(db: Db, begin: tuple[str, ...], fn: UnitOfWork[T]) -> T:
+    for sql in begin:
+        db.execute_text(sql)
     try:
         value = fn(db)
     except BaseException:
