@@ -9,6 +9,7 @@ SQLite runner's writes must run inside a running event loop: each test is one
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import sys
 import threading
@@ -23,9 +24,11 @@ from sqlalchemy import create_engine, func, insert, select
 
 from huihua import logs
 from huihua.config import Settings
+from huihua.errors import StorageUnavailable
 from huihua.store import Store, migrate, open_store
 from huihua.store import queries as q
 from huihua.store.engine import store_kind as url_of
+from huihua.store.runner import MAX_ATTEMPTS
 from huihua.store.runner.sqlite import GIL_SWITCH_S
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages
@@ -233,3 +236,144 @@ def test_a_snapshot_is_read_only_and_leaves_its_connection_as_it_was(
     finally:
         made.close()
         outside.dispose()
+
+
+# -- the retry path, through an injected fault --------------------------------------------
+
+# Errors each runner takes for "run the transaction again", as its driver raises them.
+RETRYABLE: dict[str, list[Callable[[], Exception]]] = {
+    "sqlite": [lambda: sqlite3.IntegrityError("injected: a twin's key")],
+    "postgresql": [
+        lambda: psycopg.errors.SerializationFailure("injected"),  # 40001
+        lambda: psycopg.errors.DeadlockDetected("injected"),  # 40P01
+    ],
+    "mysql": [
+        lambda: MySQLdb.OperationalError(1213, "injected: deadlock, or Galera certification"),
+        lambda: MySQLdb.OperationalError(1205, "injected: lock wait timeout"),
+    ],
+}
+# The runs a write gets: SQLite runs a failed write of a group again in a savepoint of its
+# own, and once more there when its error is retryable; the pooled runner MAX_ATTEMPTS.
+ATTEMPTS = {"sqlite": 3, "postgresql": MAX_ATTEMPTS, "mysql": MAX_ATTEMPTS}
+
+
+class Fault:
+    """Raises an error the first ``times`` calls; counts every call."""
+
+    def __init__(self, make: Callable[[], Exception], times: int) -> None:
+        self.make = make
+        self.times = times
+        self.calls = 0
+
+    def __call__(self, db: Db) -> None:
+        self.calls += 1
+        if self.calls <= self.times:
+            raise self.make()
+
+
+def with_fault(store: Store, fault: Fault, unit: Callable[[Db], Any]) -> Any:
+    """Run ``unit`` as a write with ``fault`` injected; return what it returns."""
+    store.runner.inject_fault(fault)
+    try:
+        return asyncio.run(store.write(unit))
+    finally:
+        store.runner.inject_fault(None)
+
+
+def test_a_retryable_failure_runs_the_write_again_whole_and_commits_it_once(
+    store: Store,
+) -> None:
+    user_id, session_id = seed(store)
+    attempts = ATTEMPTS[store.kind]
+    messages = [(1, "first")]
+    for n, make in enumerate(RETRYABLE[store.kind]):
+        for fails in range(1, attempts):  # up to every run but the last
+            fault = Fault(make, fails)
+            msg = f"m{n}-{fails}"
+            seq = with_fault(store, fault, append(user_id, session_id, msg))
+            assert fault.calls == fails + 1  # the failed runs, then the one that committed
+            assert seq == len(messages) + 1
+            messages.append((seq, msg))
+    count, sessions, stored = asyncio.run(store.read(everything(user_id, session_id)))
+    assert stored == messages[::-1]  # each once, at the seq its write answered
+    assert count == len(messages) and sessions[0][4] == len(messages)
+
+
+def test_a_failure_past_the_budget_fails_the_write_and_writes_nothing(store: Store) -> None:
+    user_id, session_id = seed(store)
+    before = asyncio.run(store.read(everything(user_id, session_id)))
+    for make in RETRYABLE[store.kind]:
+        fault = Fault(make, times=10**6)
+        with pytest.raises(type(make())):
+            with_fault(store, fault, append(user_id, session_id, "never stored"))
+        assert fault.calls == ATTEMPTS[store.kind]
+    assert asyncio.run(store.read(everything(user_id, session_id))) == before
+    assert asyncio.run(store.write(append(user_id, session_id, "after"))) == 2  # still serves
+
+
+def test_a_fault_in_one_write_of_a_group_leaves_the_others_whole(databases: Databases) -> None:
+    made = opened(databases, "sqlite")
+    try:
+        user_id, session_id = seed(made)
+        doomed = f"u-{uuid.uuid4().hex}"
+
+        def fault(db: Db) -> None:  # fails the one write that added the doomed user
+            if q.user_exists(db, doomed):
+                raise sqlite3.IntegrityError("injected")
+
+        async def group() -> list[Any]:
+            writes = [append(user_id, session_id, f"g{n}") for n in range(3)]
+            writes.insert(1, add_user(doomed))
+            return await asyncio.gather(*(made.write(w) for w in writes), return_exceptions=True)
+
+        made.runner.inject_fault(fault)
+        try:
+            outcomes = asyncio.run(group())
+        finally:
+            made.runner.inject_fault(None)
+        assert outcomes[0] == 2 and outcomes[2:] == [3, 4]
+        assert isinstance(outcomes[1], sqlite3.IntegrityError)
+        assert not asyncio.run(made.read(lambda db: q.user_exists(db, doomed)))
+        assert asyncio.run(made.read(everything(user_id, session_id)))[0] == 4
+    finally:
+        made.close()
+
+
+UNAVAILABLE_CODE = {
+    "sqlite": "sqlite3.OperationalError sqlite=SQLITE_ERROR/1",
+    "postgresql": "psycopg.errors.AdminShutdown sqlstate=57P01",
+    "mysql": "MySQLdb.OperationalError errno=2013",
+}
+
+
+def unavailable_fault(kind: str) -> Callable[[Db], None]:
+    """Return a fault that fails with an error meaning "the store is unavailable"."""
+
+    def fault(db: Db) -> None:
+        if kind == "sqlite":  # a real one, with its extended code
+            db.execute_text("SELECT LOGCANARY FROM users")
+        elif kind == "postgresql":
+            raise psycopg.errors.AdminShutdown("terminating connection LOGCANARY")
+        else:
+            raise MySQLdb.OperationalError(2013, "Lost connection LOGCANARY")
+
+    return fault
+
+
+def test_store_unavailable_is_logged_with_class_and_code_never_the_message(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    user_id, session_id = seed(store)
+    caplog.set_level(logging.WARNING, logger="huihua.store")
+    store.runner.inject_fault(unavailable_fault(store.kind))
+    try:
+        with pytest.raises(StorageUnavailable):
+            asyncio.run(store.write(append(user_id, session_id, "never stored")))
+    finally:
+        store.runner.inject_fault(None)
+    warned = [r.getMessage() for r in caplog.records if r.name == "huihua.store"]
+    assert warned, caplog.records
+    assert all(m.startswith("store unavailable: ") for m in warned), warned
+    assert any(UNAVAILABLE_CODE[store.kind] in m for m in warned), warned
+    assert not any("LOGCANARY" in m for m in warned), warned
+    assert asyncio.run(store.read(everything(user_id, session_id)))[0] == 1

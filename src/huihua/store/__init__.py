@@ -53,6 +53,11 @@ class Store:
         """Raise StorageUnavailable unless the store answers a query."""
         await self._runner.read(_select_one, long=True)
 
+    @property
+    def runner(self) -> SqliteRunner | PooledRunner:
+        """The transaction runner (tests reach its seams through it: ``inject_fault``)."""
+        return self._runner
+
     def close(self) -> None:
         """Finish pending writes and release every connection."""
         self._runner.close()

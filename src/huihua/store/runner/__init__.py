@@ -4,7 +4,9 @@ A use case is a plain function of a connection (a :class:`~huihua.store.sql.Db`)
 ``write`` runs it in a transaction and returns only after that transaction committed;
 ``read`` runs it in a read transaction; ``snapshot`` in one read-only transaction that
 sees the store as of one moment (REPEATABLE READ; SQLite's WAL snapshot), for long reads
-such as an export. Two runners, one per kind of store:
+such as an export. ``inject_fault(fault)`` is the tests' way into the retry path: ``fault``
+is called in each write's transaction just before it commits, and what it raises counts
+as that transaction's failure. Two runners, one per kind of store:
 
 - :class:`SqliteRunner` (sqlite.py): group commit on the one write connection, the COMMIT's
   fsync on a thread while the event loop goes on; reads on their own connections.
@@ -17,13 +19,14 @@ Which errors are retried, and which mean the store is unavailable: ``huihua.stor
 """
 
 from huihua.store.errors import ErrorKinds
-from huihua.store.runner._shared import UnitOfWork
+from huihua.store.runner._shared import Fault, UnitOfWork
 from huihua.store.runner.pooled import MAX_ATTEMPTS, PooledRunner
 from huihua.store.runner.sqlite import SqliteRunner
 
 __all__ = [
     "MAX_ATTEMPTS",
     "ErrorKinds",
+    "Fault",
     "PooledRunner",
     "SqliteRunner",
     "UnitOfWork",

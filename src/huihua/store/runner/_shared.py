@@ -1,4 +1,5 @@
-"""What both runners share: the shape of a unit of work, and throwing a connection away."""
+"""What both runners share: the shape of a unit of work and of a fault, and throwing a
+connection away."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from huihua.store.sql import Db
 
 T = TypeVar("T")
 UnitOfWork = Callable[[Db], T]
+# Called in a write's transaction after its unit of work, before its commit; may raise.
+Fault = Callable[[Db], None]
 
 
 def discard(raw: Any) -> None:

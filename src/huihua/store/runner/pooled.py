@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from huihua.errors import HuihuaError
 from huihua.store.dialect import capabilities
 from huihua.store.errors import ErrorKinds
-from huihua.store.runner._shared import T, UnitOfWork, discard
+from huihua.store.runner._shared import Fault, T, UnitOfWork, discard
 from huihua.store.sql import Db
 
 MAX_ATTEMPTS = 8
@@ -38,6 +38,7 @@ class PooledRunner:
         self._caps = capabilities(engine.dialect)  # the engine has connected: open_store
         self._errors = ErrorKinds(engine)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="huihua-db")
+        self._fault: Fault | None = None
 
     async def write(self, fn: UnitOfWork[T]) -> T:
         """Run ``fn`` in its own transaction on a worker thread; return after the commit.
@@ -65,6 +66,14 @@ class PooledRunner:
             self._executor, functools.partial(self._transaction, fn, None, snapshot=True)
         )
 
+    def inject_fault(self, fault: Fault | None) -> None:
+        """From now on, call ``fault(db)`` in each write's transaction after its unit of
+        work returned and before the COMMIT; what it raises is the transaction's failure
+        (retried when retryable, as a real one). A write that ran as one statement in
+        autocommit (:meth:`~huihua.store.sql.Db.alone`) has no COMMIT to fail and is not
+        called. None: stop. For tests."""
+        self._fault = fault
+
     def _transaction(self, fn: UnitOfWork[T], begin: str | None, *, snapshot: bool = False) -> T:
         # Pooled connections are not pinged at checkout (a round trip per request); a
         # connection that died in the pool fails at its first statement, before anything
@@ -79,6 +88,9 @@ class PooledRunner:
                 if snapshot:
                     db.begin_now(self._caps.snapshot_begin)
                 value = fn(db)
+                fault = self._fault
+                if fault is not None and begin is not None and db.opened:
+                    fault(db)
                 committing = True
                 if db.opened:
                     raw.commit()

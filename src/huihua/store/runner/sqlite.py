@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from huihua.errors import HuihuaError
 from huihua.store.dialect import capabilities
 from huihua.store.errors import ErrorKinds
-from huihua.store.runner._shared import T, UnitOfWork, discard
+from huihua.store.runner._shared import Fault, T, UnitOfWork, discard
 from huihua.store.sql import Db
 
 Pending = tuple[UnitOfWork[Any], "asyncio.Future[Any]"]
@@ -94,6 +94,7 @@ class SqliteRunner:
         self._read_db: Db | None = None
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="huihua-commit")
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="huihua-read")
+        self._fault: Fault | None = None
         _switch_interval.hold()
         self._holds_switch_interval = True
 
@@ -131,6 +132,13 @@ class SqliteRunner:
         return await asyncio.get_running_loop().run_in_executor(
             self._threads, self._read_on_thread, fn, self._caps.snapshot_begin
         )
+
+    def inject_fault(self, fault: Fault | None) -> None:
+        """From now on, call ``fault(db)`` in each write's transaction after its unit of
+        work returned, before its savepoint is released or its group commits; what it
+        raises is that write's failure (retried when retryable, as a real one). None:
+        stop. For tests."""
+        self._fault = fault
 
     def _read_on_thread(self, fn: UnitOfWork[T], begin: tuple[str, ...] = ("BEGIN",)) -> T:
         raw = self._read_engine.raw_connection()
@@ -189,7 +197,7 @@ class SqliteRunner:
         values: list[Any] = []
         for fn in fns:
             try:
-                values.append(fn(db))
+                values.append(self._write_once(db, fn))
             except Exception as error:
                 if len(fns) == 1 and not self._errors.retryable(error):
                     return [(False, self._errors.failure(error))]
@@ -206,7 +214,7 @@ class SqliteRunner:
         for attempt in (1, 2):
             db.execute_text("SAVEPOINT one_write")
             try:
-                value = fn(db)
+                value = self._write_once(db, fn)
             except Exception as error:
                 db.execute_text("ROLLBACK TO one_write")  # this write only; the group stays
                 db.execute_text("RELEASE one_write")
@@ -216,6 +224,12 @@ class SqliteRunner:
             db.execute_text("RELEASE one_write")
             return (True, value)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write_once(self, db: Db, fn: UnitOfWork[T]) -> T:
+        value = fn(db)
+        if self._fault is not None:
+            self._fault(db)
+        return value
 
     def _committed(
         self, group: list[Pending], outcomes: list[tuple[bool, Any]], done: asyncio.Future[Any]
