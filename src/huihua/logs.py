@@ -140,23 +140,64 @@ class AccessLog:
 
 
 def describe(error: BaseException) -> str:
-    """Return an exception's types and stack, without its messages.
+    """Return an exception's types, driver codes and stack, without its messages.
 
     A driver's message can quote the row it refused (PostgreSQL's DETAIL names the key,
-    a user id among it), and logs never hold user ids in clear (README: Logs).
+    a user id among it), and logs never hold user ids in clear (README: Logs). A driver's
+    code (a SQLSTATE, an error number) says what went wrong without it (:func:`error_class`).
     """
     parts = []
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(error):
         frames = traceback.extract_tb(current.__traceback__)
         where = " < ".join(
             f"{f.name} ({f.filename.rsplit('/', 1)[-1]}:{f.lineno})" for f in reversed(frames)
         )
-        parts.append(f"{type(current).__module__}.{type(current).__qualname__} at {where or '?'}")
-        current = current.__cause__ or current.__context__
+        parts.append(f"{error_class(current)} at {where or '?'}")
     return "; caused by ".join(parts)
+
+
+def error_classes(error: BaseException) -> str:
+    """Return an exception's types and driver codes along its chain: :func:`describe`
+    without the stacks, for a warning that is expected now and then."""
+    return "; caused by ".join(error_class(current) for current in _chain(error))
+
+
+def error_class(error: BaseException) -> str:
+    """Return an exception's class, and its database driver's code when it has one:
+    ``psycopg.errors.UniqueViolation sqlstate=23505``, ``MySQLdb.IntegrityError
+    errno=1062``, ``sqlite3.IntegrityError sqlite=SQLITE_CONSTRAINT_PRIMARYKEY/1555``."""
+    name = f"{type(error).__module__}.{type(error).__qualname__}"
+    code = driver_code(error)
+    return f"{name} {code}" if code else name
+
+
+def driver_code(error: BaseException) -> str:
+    """Return a database driver's code of an error as ``key=value``, or "" when it has none:
+    psycopg's SQLSTATE, MySQLdb's error number, sqlite3's extended result code."""
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return f"sqlstate={sqlstate}"
+    errorname = getattr(error, "sqlite_errorname", None)
+    if isinstance(errorname, str):
+        return f"sqlite={errorname}/{getattr(error, 'sqlite_errorcode', '?')}"
+    # MySQLdb's errors carry the server's (or client library's) error number first; other
+    # exceptions' first argument can be anything, a value from a request among them.
+    if type(error).__module__.split(".", 1)[0] == "MySQLdb":
+        args = error.args
+        if args and type(args[0]) is int:
+            return f"errno={args[0]}"
+    return ""
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """Return an exception and the ones behind it: each one's cause, or the one it was
+    raised while handling."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def flush() -> None:

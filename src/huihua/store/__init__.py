@@ -2,8 +2,22 @@
 
 ``open_store(settings)`` picks SQLite, PostgreSQL or MySQL/MariaDB from the URL, checks the
 schema (the embedded SQLite file is created or upgraded on the spot; a server database must
-already be current: ``huihua migrate``) and returns a :class:`Store` whose ``write`` and
-``read`` run use cases through the transaction runner.
+already be current: ``huihua migrate``) and returns a :class:`Store` whose ``write``,
+``read`` and ``snapshot`` run use cases through the transaction runner.
+
+- ``tables.py``: the schema, with a docstring on the data model.
+- ``queries/``: all the SQL, as functions of a :class:`~huihua.store.sql.Db`, a module per
+  noun; ``sql.py`` compiles each statement once per dialect and runs it on the driver.
+- ``runner/``: the transaction runner, the one place that begins, commits and retries
+  (SQLite group commit; a pool for the server stores); ``errors.py`` sorts the drivers'
+  errors into "run again", "unavailable" and the rest.
+
+The dialects' differences live in two places. ``engine.py``: how each store is connected
+to (pragmas, isolation, autocommit) and what it calls durable. ``dialect.py``: what one
+statement can do on each (``UPDATE … RETURNING``, MySQL's ``LAST_INSERT_ID`` trick,
+PostgreSQL's one-statement append and page join, VARBINARY ids, how a snapshot opens), as
+one :class:`~huihua.store.dialect.Capabilities` made when the store opens and carried by
+every ``Db`` as ``db.caps``. Queries and the runner branch on it, never on a dialect's name.
 """
 
 from __future__ import annotations
@@ -43,9 +57,20 @@ class Store:
         """Run ``fn`` in a read transaction (``long``: off the event loop on every store)."""
         return await self._runner.read(fn, long=long)
 
+    async def snapshot(self, fn: Callable[[Db], T]) -> T:
+        """Run ``fn`` off the event loop in one read-only transaction that sees the store as
+        of one moment, whatever commits meanwhile (REPEATABLE READ, or SQLite's WAL
+        snapshot): for long reads that must agree with themselves, such as an export."""
+        return await self._runner.snapshot(fn)
+
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the store answers a query."""
         await self._runner.read(_select_one, long=True)
+
+    @property
+    def runner(self) -> SqliteRunner | PooledRunner:
+        """The transaction runner (tests reach its seams through it: ``inject_fault``)."""
+        return self._runner
 
     def close(self) -> None:
         """Finish pending writes and release every connection."""

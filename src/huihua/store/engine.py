@@ -5,10 +5,11 @@
   that ``BEGIN IMMEDIATE`` and savepoints work as written.
 - PostgreSQL: psycopg 3. MySQL/MariaDB: mysqlclient (a C driver; reads ran 35% faster than
   on PyMySQL here), utf8mb4, READ COMMITTED (fewer gap locks, and a retried transaction
-  sees the rows that made it fail). Serving connections are in autocommit mode: runner.py
-  opens the transactions.
+  sees the rows that made it fail). Serving connections are in autocommit mode: the
+  runner (runner/) opens the transactions.
 
-The durability check (API.md §7) also lives here: what each store calls durable.
+The durability check (API.md §7) also lives here: what each store calls durable. What one
+statement can do on each dialect is dialect.py's.
 """
 
 from __future__ import annotations
@@ -91,9 +92,9 @@ def server_engine(settings: Settings, *, serving: bool = False) -> Engine:
     """Return a pooled engine for PostgreSQL or MySQL/MariaDB.
 
     ``serving``: the connections are in autocommit mode and the transaction runner opens
-    each transaction that needs one (runner.py). It leaves every connection it returns to
-    the pool outside a transaction, so the pool's rollback on return (a round trip on
-    MySQL) is off. Migrations keep the defaults: transactions, and the pool's rollback.
+    each transaction that needs one (runner/pooled.py). It leaves every connection it
+    returns to the pool outside a transaction, so the pool's rollback on return (a round
+    trip on MySQL) is off. Migrations keep the defaults: transactions, and the pool's rollback.
     """
     kind = store_kind(settings.database_url)
     options: dict[str, Any] = {

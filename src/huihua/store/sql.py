@@ -5,18 +5,21 @@ costs more than the query itself on the request path (measured here: a 51-row re
 217 µs that way and 74 µs on the bare sqlite3 cursor). So each :class:`Statement` is
 compiled once per dialect to its SQL text and parameter order, and :class:`Db` runs that
 text on the DBAPI cursor of the transaction the runner opened. Rows come back as named
-tuples; on MySQL/MariaDB the VARBINARY ids come back as bytes and are decoded here.
+tuples; where ids come back as bytes (MySQL/MariaDB's VARBINARY: ``db.caps.binary_ids``)
+they are decoded here.
 """
 
 from __future__ import annotations
 
 import operator
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+
+from huihua.store.dialect import Capabilities, capabilities
 
 
 class _Compiled:
@@ -46,6 +49,8 @@ class _Compiled:
 
 
 def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if not names:
+        return lambda params: ()
     if len(names) == 1:
         name = names[0]
         return lambda params: (params[name],)
@@ -82,19 +87,27 @@ class Db:
         "_begin",
         "_binary_ids",
         "_cursor",
+        "caps",
         "connection",
         "dialect",
         "opened",
-        "update_returning",
     )
 
-    def __init__(self, connection: Any, dialect: Dialect, *, begin: str | None = None) -> None:
-        """``begin``: the connection is in autocommit mode, and this SQL opens the transaction
+    def __init__(
+        self,
+        connection: Any,
+        dialect: Dialect,
+        *,
+        caps: Capabilities | None = None,
+        begin: str | None = None,
+    ) -> None:
+        """``caps``: what the dialect can do (dialect.py; the runner passes the store's).
+        ``begin``: the connection is in autocommit mode, and this SQL opens the transaction
         before the first statement (None: the runner already opened it, or the driver does)."""
         self.connection = connection
         self.dialect = dialect
-        self.update_returning: bool = dialect.update_returning
-        self._binary_ids = dialect.name in ("mysql", "mariadb")
+        self.caps = caps if caps is not None else capabilities(dialect)
+        self._binary_ids = self.caps.binary_ids
         self._cursor = connection.cursor()
         self._begin = begin
         self.opened = False  # whether this Db sent ``begin``: a transaction to commit
@@ -108,6 +121,14 @@ class Db:
         self._run(statement.compiled(self.dialect), params)
         found = self._cursor.fetchall()
         return [_decode_bytes(r) for r in found] if self._binary_ids else found
+
+    def begin_now(self, statements: tuple[str, ...]) -> None:
+        """Open the transaction now with these statements, whatever ``begin`` was (a
+        snapshot must be taken before the unit of work's first statement)."""
+        for sql in statements:
+            self._cursor.execute(sql)
+        self._begin = None
+        self.opened = True
 
     def _open(self) -> None:
         if self._begin is not None:
@@ -128,15 +149,6 @@ class Db:
             self._cursor.execute(compiled.sql, params)
         else:
             self._cursor.execute(compiled.sql, compiled.pick(params))
-
-    def rows(self, statement: Statement, **params: Any) -> list[Any]:
-        """Return every row the statement selects, as named tuples."""
-        compiled = self._execute(statement, params)
-        found = self._cursor.fetchall()
-        make = compiled.row._make
-        if self._binary_ids:
-            return [make(_decode_bytes(r)) for r in found]
-        return [make(r) for r in found]
 
     def tuples(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
         """Return every row the statement selects, as plain tuples (for long result sets)."""
@@ -169,21 +181,8 @@ class Db:
         self._execute(statement, params)
         return self._cursor.rowcount, self._cursor.lastrowid
 
-    def run_many(self, statement: Statement, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Execute a write once per parameter set."""
-        self._open()
-        compiled = statement.compiled(self.dialect)
-        if compiled.names is None:
-            self._cursor.executemany(compiled.sql, list(rows))
-        else:
-            names = compiled.names
-            self._cursor.executemany(compiled.sql, [tuple(r[n] for n in names) for r in rows])
-
     def execute_text(self, sql: str) -> Any:
         """Run SQL text with no parameters; return the first column of its first row."""
         self._cursor.execute(sql)
         found = self._cursor.fetchone() if self._cursor.description else None
         return None if found is None else found[0]
-
-    def close(self) -> None:
-        self._cursor.close()
