@@ -106,7 +106,7 @@ def verify(settings: Settings) -> list[str]:
     try:
         if not kind.embedded:
             _check_schema(engine)
-        return _warnings(engine, settings)
+        return _warnings(engine)
     finally:
         engine.dispose()
 
@@ -117,7 +117,7 @@ def open_store(settings: Settings) -> Store:
     if kind.embedded:
         migrate(settings)
         write_engine = sqlite_engine(settings, writer=True)
-        warnings = _warnings(write_engine, settings)
+        warnings = _warnings(write_engine)
         runner: SqliteRunner | PooledRunner = SqliteRunner(
             write_engine, sqlite_engine(settings, writer=False), settings.group_commit_max
         )
@@ -125,7 +125,7 @@ def open_store(settings: Settings) -> Store:
     engine = server_engine(settings, serving=True)
     try:
         _check_schema(engine)
-        warnings = _warnings(engine, settings)
+        warnings = _warnings(engine)
     except BaseException:
         engine.dispose()
         raise
@@ -146,9 +146,9 @@ def _check_schema(engine: Engine) -> None:
         )
 
 
-def _warnings(engine: Engine, settings: Settings) -> list[str]:
+def _warnings(engine: Engine) -> list[str]:
     with engine.connect() as conn:
-        return durability_warnings(conn, settings)
+        return durability_warnings(conn)
 
 
 def _reason(error: sa_exc.OperationalError) -> str:

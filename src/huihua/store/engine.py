@@ -121,7 +121,7 @@ def server_engine(settings: Settings, *, serving: bool = False) -> Engine:
     return engine
 
 
-def durability_warnings(conn: Connection, settings: Settings) -> list[str]:
+def durability_warnings(conn: Connection) -> list[str]:
     """Return why an acknowledged write could be lost on a power cut, one line a reason."""
     name = conn.dialect.name
     if name == "sqlite":
