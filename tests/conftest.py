@@ -228,6 +228,42 @@ def secured(serve: Callable[..., Api], store_kind: str, wechat: FakeWeChat) -> A
     return api
 
 
+# -- a hung test ----------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # a hook of pytest-timeout
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    """pytest-timeout's thread method (pyproject.toml), naming the test it ends the run on.
+
+    Its own timer prints every thread's stack and ends the process: the test's function
+    shows in a stack, its id (the store, the parameters) nowhere. This one says the id
+    first, then hands over to the plugin's dump.
+    """
+    if settings.method != "thread":
+        return None
+    import pytest_timeout
+
+    def expired() -> None:
+        capture = item.config.pluginmanager.getplugin("capturemanager")
+        if capture:  # the plugin's dump does this too; the line goes to the terminal first
+            capture.suspend_global_capture(item)
+        item.config.get_terminal_writer().line(
+            f"\n{item.nodeid}: still running after {settings.timeout:g} s (pytest-timeout)"
+        )
+        pytest_timeout.timeout_timer(item, settings)
+
+    timer = threading.Timer(settings.timeout, expired)
+    timer.name = f"timeout {item.nodeid}"
+
+    def cancel() -> None:  # pytest-timeout calls item.cancel_timeout after the test
+        timer.cancel()
+        timer.join()
+
+    item.cancel_timeout = cancel  # type: ignore[attr-defined]
+    timer.start()
+    return True
+
+
 # -- what the server logs ------------------------------------------------------------------
 
 # The loggers a huihua server process writes to, besides the root: huihua's own tree and
