@@ -10,6 +10,9 @@ makes the code unique):
 - ``redirect-…``: a 302 to another path; ``huge-…``: a 200 of HUGE_BYTES;
 - ``html-…``: a 200 that is not JSON; ``status500-…``: a 500;
 - ``noopenid-…``, ``badopenid-…``, ``array-…``, ``strcode-…``: JSON of the wrong shape.
+
+It writes no access line: the URL it is asked for holds the code and the secret, and the
+log tests look for those in every line the test process writes.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .helpers import start_in_thread
 
@@ -50,7 +54,13 @@ class FakeWeChat:
             ]
         )
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            http=_NoAccessLine,
         )
         self.server, self.thread = start_in_thread(config, "fake WeChat")
 
@@ -105,6 +115,19 @@ class FakeWeChat:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+class _NoAccessLine(H11Protocol):
+    """uvicorn's h11 protocol, with the access line off for every connection.
+
+    ``access_log=False`` is not enough: uvicorn writes the line whenever the process-wide
+    ``uvicorn.access`` logger has a handler when a connection opens, and a test capture may
+    have added one (pytest 9.2 attaches its capture to every non-propagating logger).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.access_log = False
 
 
 def _success(openid: str) -> Response:

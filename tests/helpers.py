@@ -72,6 +72,20 @@ def fails(api: Api, path: str, code: int, **fields: Any) -> dict[str, Any]:
     return body
 
 
+def next_millisecond() -> None:
+    """Return once the wall clock's millisecond is past the one it read on entry.
+
+    The servers stamp writes with that clock (time.time_ns() // 1_000_000, in this process
+    or on this machine), so a write after this call gets a later time than any before it.
+    """
+    entered = time.time_ns() // 1_000_000
+    deadline = time.monotonic() + 5
+    while time.time_ns() // 1_000_000 <= entered:
+        if time.monotonic() > deadline:
+            raise AssertionError("the wall clock did not move on in 5 s")
+        time.sleep(0.0002)
+
+
 def start_in_thread(config: uvicorn.Config, what: str) -> tuple[uvicorn.Server, threading.Thread]:
     """Start a uvicorn server in a daemon thread; return once it listens."""
     server = uvicorn.Server(config)

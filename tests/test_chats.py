@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, insert
 from huihua.store.engine import store_kind
 from huihua.store.tables import chat_sessions
 
-from .helpers import TIMESTAMP, fails, ok
+from .helpers import TIMESTAMP, fails, next_millisecond, ok
 
 if TYPE_CHECKING:
     from conftest import Api
@@ -80,7 +80,7 @@ def new_session_id() -> str:
 
 def tick() -> None:
     """Let the millisecond clock move on, so two writes get different times."""
-    time.sleep(0.003)
+    next_millisecond()
 
 
 # -- /add_chat ----------------------------------------------------------------------------

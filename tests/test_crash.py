@@ -20,6 +20,9 @@ from .conftest import free_port
 
 WRITERS = 32
 USERS = 8
+ROUNDS = 3
+KILL_AFTER = 100  # acknowledged writes in a round before the SIGKILL
+ACK_DEADLINE_S = 120  # for those: generous, the test fails clearly past it
 
 
 def _start(tmp_path: Path, port: int) -> subprocess.Popen:
@@ -66,6 +69,25 @@ async def _load(base: str, acked: list[dict], stop: asyncio.Event, round_: int) 
     await asyncio.gather(*(writer(w) for w in range(WRITERS)))
 
 
+async def _kill_once_acknowledged(base: str, acked: list[dict], round_: int, pid: int) -> None:
+    """Load the server; SIGKILL it once KILL_AFTER writes of this round are acknowledged."""
+    before = len(acked)
+    stop = asyncio.Event()
+    load = asyncio.create_task(_load(base, acked, stop, round_))
+    deadline = time.monotonic() + ACK_DEADLINE_S
+    while len(acked) - before < KILL_AFTER:
+        if load.done() or time.monotonic() > deadline:
+            stop.set()
+            await asyncio.wait_for(load, 30)  # raises what a writer raised, if one did
+            raise AssertionError(
+                f"round {round_}: {len(acked) - before} writes acknowledged, not {KILL_AFTER},"
+                f" within {ACK_DEADLINE_S} s, before the server was to be killed"
+            )
+        await asyncio.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)  # mid-load: groups are being committed
+    await asyncio.wait_for(load, 30)  # the writers stop as the server dies under them
+
+
 def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -75,21 +97,11 @@ def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path: Path):
         with httpx.Client(base_url=base) as http:
             for u in range(USERS):
                 assert http.post("/add_user", json={"user_id": f"crash-{u}"}).json()["ok"] == 0
-        for round_ in range(3):
-            stop = asyncio.Event()
-
-            async def run(
-                round_: int = round_, stop: asyncio.Event = stop, pid: int = process.pid
-            ) -> None:
-                load = asyncio.create_task(_load(base, acked, stop, round_))
-                await asyncio.sleep(1.0)
-                os.kill(pid, signal.SIGKILL)  # mid-load: groups are being committed
-                await asyncio.wait_for(load, 30)
-
-            asyncio.run(run())
+        for round_ in range(ROUNDS):
+            asyncio.run(_kill_once_acknowledged(base, acked, round_, process.pid))
             process.wait(timeout=10)
             process = _start(tmp_path, port)
-        assert len(acked) > 100  # the load really ran
+        assert len(acked) >= ROUNDS * KILL_AFTER  # the load really ran
         stored: dict[str, dict[int, str]] = {}
         with httpx.Client(base_url=base) as http:
             for u in range(USERS):

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -62,9 +63,30 @@ def _readme_commands() -> list[str]:
 def test_quick_start_is_two_commands_and_ci_runs_the_test_one():
     blocks = re.findall(r"```sh\n(.*?)```", README.split("## Quick start")[1], re.S)[:2]
     install_and_serve, run_tests = (b.strip() for b in blocks)
-    assert install_and_serve == "pip install . && huihua serve"
-    assert "pytest" in run_tests
+    assert install_and_serve == "pip install -c requirements.lock . && huihua serve"
+    assert "pip install -c requirements.lock -e '.[test]' && python3 -m pytest" in run_tests
     assert run_tests in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_lock_pins_every_dependency_pyproject_names():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    wanted = [*project["dependencies"], *extras["test"], *extras["mysql"]]
+    lock = (ROOT / "requirements.lock").read_text()
+    pinned = set()
+    for line in lock.splitlines():
+        if line and not line.startswith((" ", "#")):
+            name, _, version = line.partition("==")
+            assert version, f"requirements.lock: {line!r} is not pinned with =="
+            pinned.add(_normal(name))
+    for requirement in wanted:
+        name = re.match(r"[A-Za-z0-9._-]+", requirement).group()  # type: ignore[union-attr]
+        assert _normal(name) in pinned, f"{name} is not in requirements.lock: regenerate it"
+    assert "uv pip compile pyproject.toml" in lock  # the command that makes it, in its header
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_readme_examples_answer_as_the_contract_says(serve):

@@ -2,8 +2,9 @@
 
 Canary strings go in as message text, title, meta, phone, email, profile field, WeChat code,
 openid, token, service key, token secret, WeChat secret and session key, through every
-endpoint and every WeChat failure; every log record of every logger, captured at DEBUG,
-must hold none of them. User ids appear only as a keyed hash.
+endpoint and every WeChat failure; every log record of every logger the server writes to,
+captured at DEBUG (the ``server_logs`` fixture), must hold none of them. User ids appear
+only as a keyed hash.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from huihua import logs
@@ -25,10 +27,11 @@ from .conftest import SERVICE_KEY, TOKEN_SECRET
 from .fake_wechat import SECRET, SESSION_KEY
 
 if TYPE_CHECKING:
-    from .conftest import Api
+    from .conftest import Api, LogCapture
+    from .fake_wechat import FakeWeChat
 
 
-def test_no_canary_reaches_the_logs(secured: Api, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_canary_reaches_the_logs(secured: Api, server_logs: LogCapture) -> None:
     tag = uuid.uuid4().hex[:10]
     openid = f"oCANARYUSER{tag}"
     canaries = {
@@ -46,8 +49,6 @@ def test_no_canary_reaches_the_logs(secured: Api, caplog: pytest.LogCaptureFixtu
         "wechat secret": SECRET,
         "session key": SESSION_KEY,
     }
-    caplog.set_level(logging.DEBUG)
-
     login = send(secured, "/login", {"code": f"ok-{openid}~{canaries['code']}"}, NONE).json()
     assert login["ok"] == 0, login
     token = login["token"]
@@ -88,16 +89,39 @@ def test_no_canary_reaches_the_logs(secured: Api, caplog: pytest.LogCaptureFixtu
         send(secured, "/query_user_info", {"user_id": openid}, credential)
     send(secured, "/openapi.json", method="GET", credential=token)
     assert answer(send(secured, "/delete_user", {}, token)) == 0
-    send(secured, "/query_user_info", {"user_id": openid}, token)  # a dead token: ok 3
-    time.sleep(0.3)  # the access line is written just after the reply is sent
+    last = send(secured, "/query_user_info", {"user_id": openid}, token)  # a dead token: ok 3
+    # Its access line is written just after its reply is sent, and after every earlier one.
+    rid = last.json()["request_id"]
+    server_logs.wait_for(f"request_id={rid} route=/query_user_info ok=3 status=401")
 
-    text = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    text = server_logs.text
     for name, canary in canaries.items():
         assert canary not in text, f"the {name} reached the logs"
     assert "route=/add_chat ok=0 status=200" in text  # the lines were captured
     user_hash = Access(secured.settings, None, None).user_hash(openid)  # type: ignore[arg-type]
     assert f"who=user:{user_hash}" in text
     assert "errcode=40125" in text and "wechat: jscode2session failed: timed out" in text
+
+
+def test_the_fake_wechat_writes_no_access_line(wechat: FakeWeChat) -> None:
+    # uvicorn writes its access line on a connection opened while the process-wide
+    # `uvicorn.access` has a handler; a test capture may add one, and the fake's URL holds
+    # the code and the secret.
+    access = logging.getLogger("uvicorn.access")
+    heard: list[logging.LogRecord] = []
+    listener = logging.Handler(logging.DEBUG)
+    listener.emit = heard.append  # type: ignore[method-assign]
+    saved_level = access.level
+    access.addHandler(listener)
+    access.setLevel(logging.DEBUG)
+    try:
+        with httpx.Client(base_url=wechat.base) as http:  # a new connection
+            reply = http.get("/sns/jscode2session", params={"js_code": "err-40029~access"})
+    finally:
+        access.removeHandler(listener)
+        access.setLevel(saved_level)
+    assert reply.json()["errcode"] == 40125  # answered (no app id or secret given)
+    assert heard == []  # written before the reply, if at all
 
 
 def test_access_line_queued_directly_reads_as_its_record_would() -> None:

@@ -6,14 +6,13 @@ carry. Further profile fields are kept as they came and returned at top level.
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .helpers import TIMESTAMP, fails, ok
+from .helpers import TIMESTAMP, fails, next_millisecond, ok
 
 if TYPE_CHECKING:
     from conftest import Api
@@ -223,12 +222,12 @@ def test_updated_at_moves_on_update_created_at_does_not(api: Api) -> None:
     user_id = new_user_id()
     ok(api, "/add_user", user_id=user_id, user_name="t")
     first = ok(api, "/query_user_info", user_id=user_id)
-    time.sleep(0.01)
+    next_millisecond()
     ok(api, "/add_user", user_id=user_id, phone="1")
     second = ok(api, "/query_user_info", user_id=user_id)
     assert second["created_at"] == first["created_at"]
     assert parse_ts(second["updated_at"]) > parse_ts(first["updated_at"])
-    time.sleep(0.01)
+    next_millisecond()
     ok(api, "/add_user", user_id=user_id, hobby="go")  # only a further field
     third = ok(api, "/query_user_info", user_id=user_id)
     assert third["created_at"] == first["created_at"]

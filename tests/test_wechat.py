@@ -25,7 +25,7 @@ from .conftest import secure_settings
 from .fake_wechat import SESSION_KEY
 
 if TYPE_CHECKING:
-    from .conftest import Api
+    from .conftest import Api, LogCapture
     from .fake_wechat import FakeWeChat
 
 FAILURES = {
@@ -173,15 +173,16 @@ def test_a_code_is_checked_like_any_field(secured: Api) -> None:
 
 
 def test_a_refused_app_secret_is_ok_9_and_logged_without_it(
-    serve, wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
+    serve, wechat: FakeWeChat, server_logs: LogCapture
 ) -> None:
     wrong = "WRONG-SECRET-" + "q" * 32
     api = serve("sqlite", **secure_settings(wechat, wechat_secret=wrong))
-    with caplog.at_level("INFO"):
-        reply = send(api, "/login", {"code": code_for(new_openid())}, NONE)
+    reply = send(api, "/login", {"code": code_for(new_openid())}, NONE)
     assert answer(reply) == 9
-    assert "errcode=40125" in caplog.text
-    assert wrong not in caplog.text
+    rid = reply.json()["request_id"]
+    server_logs.wait_for(f"request_id={rid} route=/login ok=9")  # written after the reply
+    assert "errcode=40125" in server_logs.text
+    assert wrong not in server_logs.text
 
 
 def test_a_user_from_before_tokens_gets_a_nonce_at_first_login(secured: Api) -> None:
