@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from huihua import logs
-from huihua.auth import Access
+from huihua.access.credentials import Access
 
 from .access import NONE, answer, send
 from .conftest import SERVICE_KEY, TOKEN_SECRET

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from huihua.ratelimit import LocalLimiter
+from huihua.access.ratelimit import LocalLimiter
 
 WINDOW_NS = 60_000_000_000
 # Monotonic clocks 30 s before a power of two of milliseconds, with odd sub-ms parts: where
