@@ -145,7 +145,7 @@ class RunningServer:
             log_config=None,
             access_log=False,
             lifespan="on",
-            proxy_headers=False,  # as `huihua serve`: X-Forwarded-For is auth.py's to judge
+            proxy_headers=False,  # as `huihua serve`: X-Forwarded-For is access's to judge
         )
         self.server, self.thread = start_in_thread(config, "test server")
 

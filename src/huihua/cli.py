@@ -106,7 +106,7 @@ def serve(**options: Any) -> None:
         "log_config": None,
         "server_header": False,
         # The client address comes from X-Forwarded-For only through trusted_proxies
-        # (auth.py), never from uvicorn's own, looser, proxy handling.
+        # (access/credentials.py), never from uvicorn's own, looser, proxy handling.
         "proxy_headers": False,
     }
     log.info("huihua %s serving on http://%s:%d", __version__, settings.host, settings.port)

@@ -1,8 +1,9 @@
-"""One thin handler per endpoint: checked request → one service call → reply.
+"""The endpoint table, and one thin handler per endpoint: checks → one service call → reply.
 
-Each handler gets the parsed body (its field errors not yet raised, see validation.py) and
-returns the reply, as a struct or as already-encoded JSON. :data:`ENDPOINTS` lists them with
-their request and reply schemas, for routing and for ``/openapi.json``.
+Each handler gets the parsed body (its field errors not yet raised, see wire/parse.py) and
+returns the reply: a struct, already-encoded JSON, or a streamed body (pipeline.Streamed).
+:data:`ENDPOINTS` is the one table of the POST endpoints: what the app routes, what
+``/openapi.json`` describes, and what the suites that check every endpoint take.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Context:
 
 
 AI_BY_BACKEND = 'role: only the app\'s back end may add "ai" messages'
-Reply = bytes | msgspec.Struct
+Reply = bytes | msgspec.Struct  # or pipeline.Streamed
 Handler = Callable[[Context, Parsed, Principal], Awaitable[Reply]]
 
 

@@ -5,12 +5,12 @@ Writes that arrive while a group is being committed wait; the next group takes t
 of them fails, the group is rolled back and run again with a savepoint for each write, so
 that one failure leaves the others whole; a write that failed on an integrity error (its
 request id's record exists) is run once more, and then finds that record first
-(service.py). The statements run on the event loop (a thread would pay a GIL hand-off per
-statement); the COMMIT — one fsync for the whole group — runs on a thread while the loop
-goes on parsing the next requests (measured here: add_chat 8,200 rps against 6,700 with the
-COMMIT inline). Only after it returns is any reply of the group sent. Short reads run
-inline on their own connection (WAL: readers never wait for the writer); long ones on a
-thread.
+(service/idempotency.py). The statements run on the event loop (a thread would pay a GIL
+hand-off per statement); the COMMIT — one fsync for the whole group — runs on a thread
+while the loop goes on parsing the next requests (measured here: add_chat 8,200 rps
+against 6,700 with the COMMIT inline). Only after it returns is any reply of the group
+sent. Short reads run inline on their own connection (WAL: readers never wait for the
+writer); long ones on a thread.
 
 While a SQLite runner is open, the process's GIL switch interval is shortened (see
 ``GIL_SWITCH_S``); the last one to close puts it back.

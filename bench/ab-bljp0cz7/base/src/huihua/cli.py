@@ -1,0 +1,146 @@
+"""The ``huihua`` command: ``serve`` and ``migrate``.
+
+Every option falls back to its ``HUIHUA_*`` environment variable, then to the default in
+config.py; ``huihua serve --help`` shows them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import click
+
+from huihua import __version__, logs
+from huihua.config import LOG_LEVELS, Settings, help_of
+
+log = logging.getLogger("huihua")
+
+
+def _configure_logging(level: str) -> None:
+    logs.configure(level)
+
+
+def _settings(**options: Any) -> Settings:
+    try:
+        return Settings.load(**options)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _env(name: str) -> str:
+    return f"HUIHUA_{name.upper()}"
+
+
+def _database_option(fn: Any) -> Any:
+    return click.option(
+        "--database-url",
+        metavar="URL",
+        help=f"{help_of('database_url')} [env {_env('database_url')}; default "
+        f"{Settings.database_url}]",
+    )(fn)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="huihua")
+def main() -> None:
+    """huihua (会话): the chat-history service for AI chat apps."""
+
+
+@main.command()
+@click.option("--host", help=f"{help_of('host')} [env HUIHUA_HOST; default {Settings.host}]")
+@click.option(
+    "--port", type=int, help=f"{help_of('port')} [env HUIHUA_PORT; default {Settings.port}]"
+)
+@click.option(
+    "--workers",
+    type=int,
+    help=f"{help_of('workers')} [env HUIHUA_WORKERS; default {Settings.workers}]",
+)
+@_database_option
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    help=f"{help_of('log_level')} [env HUIHUA_LOG_LEVEL; default {Settings.log_level}]",
+)
+@click.option(
+    "--allow-no-auth",
+    is_flag=True,
+    default=None,
+    help=f"{help_of('allow_no_auth')} Without it, serve refuses a non-loopback --host "
+    "unless HUIHUA_SERVICE_KEY is set. [env HUIHUA_ALLOW_NO_AUTH]",
+)
+def serve(**options: Any) -> None:
+    """Serve the API over HTTP.
+
+    On the embedded SQLite default the schema is created or upgraded first; a PostgreSQL or
+    MySQL database must already be current (run `huihua migrate`), or serve refuses to
+    start. Auth is on when HUIHUA_SERVICE_KEY is set; without it serve listens on loopback
+    only (see --allow-no-auth). Every setting in docs/configuration.md can also be given as
+    HUIHUA_<NAME>.
+    """
+    import uvicorn
+
+    from huihua.store import StoreError, verify
+
+    settings = _settings(**options)
+    _configure_logging(settings.log_level)
+    problem = settings.exposure_problem()
+    if problem is not None:
+        raise click.ClickException(problem)
+    try:
+        warnings = verify(settings)
+    except (StoreError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    for warning in warnings:
+        log.warning("durability: %s", warning)
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_config": None,
+        "server_header": False,
+        # The client address comes from X-Forwarded-For only through trusted_proxies
+        # (auth.py), never from uvicorn's own, looser, proxy handling.
+        "proxy_headers": False,
+    }
+    log.info("huihua %s serving on http://%s:%d", __version__, settings.host, settings.port)
+    if settings.workers == 1:
+        from huihua.app import create_app
+
+        uvicorn.run(create_app(settings), **common)
+        return
+    os.environ.update(settings.to_env())  # the workers read the same settings
+    uvicorn.run("huihua.cli:worker_app", factory=True, workers=settings.workers, **common)
+
+
+def worker_app() -> Any:
+    """Return the app of one of several worker processes (settings from the environment)."""
+    from huihua.app import create_app
+
+    settings = Settings.load()
+    _configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+@main.command()
+@_database_option
+def migrate(**options: Any) -> None:
+    """Create the schema, or upgrade it to this version's."""
+    from huihua.store import StoreError
+    from huihua.store import migrate as run_migrations
+
+    settings = _settings(**options)
+    _configure_logging("warning")
+    try:
+        before, after = run_migrations(settings)
+    except (StoreError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    if before == after:
+        click.echo(f"schema already at revision {after}")
+    else:
+        click.echo(f"schema upgraded from revision {before or 'none'} to {after}")
