@@ -98,6 +98,12 @@ def summary(base: Build, head: Build) -> None:
         ratios = " ".join(f"{y / x:.3f}" for x, y in zip(b, h, strict=True))
         print(f"  head/base run by run: {ratios}")
         print(f"  rps by run: base {_list(b)}; head {_list(h)}")
+        cb = statistics.median(r[endpoint]["cpu_us"] for r in base.runs)
+        ch = statistics.median(r[endpoint]["cpu_us"] for r in head.runs)
+        print(
+            f"  server CPU per request, median: base {cb:.0f} µs, head {ch:.0f} µs, "
+            f"head/base {ch / cb:.3f}"
+        )
         p99b = statistics.median(r[endpoint]["p99_ms"] for r in base.runs)
         p99h = statistics.median(r[endpoint]["p99_ms"] for r in head.runs)
         print(f"  p99 median: base {p99b:.1f} ms, head {p99h:.1f} ms")
