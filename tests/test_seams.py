@@ -45,7 +45,7 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int | None, int, float, str | None]] = []
 
-    def __call__(self, route, ok, status, seconds, *, request_id=None, who="-") -> None:
+    def __call__(self, route, ok, status, seconds, request_id=None, who="-") -> None:
         self.calls.append((route, ok, status, seconds, request_id))
 
     def wait_for(self, route: str, status: int) -> tuple[Any, ...]:

@@ -30,7 +30,8 @@ from huihua.access.credentials import Access
 from huihua.config import Settings
 from huihua.errors import HuihuaError, MethodNotAllowed, NotFound, StorageUnavailable
 from huihua.http.endpoints import ENDPOINTS, Context, Endpoint
-from huihua.http.observe import UNKNOWN_ROUTE, AccessLogObserver, Observer, Observers, unexpected
+from huihua.http.observe import UNKNOWN_ROUTE, AccessLogObserver, Observer, unexpected
+from huihua.http.observe import observers as observers_of
 from huihua.http.openapi import build_openapi
 from huihua.http.pipeline import HEADERS, PostEndpoint
 from huihua.ids import new_id
@@ -114,7 +115,7 @@ def create_app(
     endpoints = tuple(endpoints)
     served = served_endpoints(settings, endpoints)
     openapi_body = _encode(build_openapi(endpoints))
-    observe = Observers([AccessLogObserver(), *observers])
+    observe = observers_of([AccessLogObserver(), *observers])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -157,7 +158,7 @@ def create_app(
             logs.flush()  # uvicorn re-raises SIGTERM after shutdown: no atexit flush follows
 
     def observed(route: str, ok: int, response: Response, started: float, rid: str) -> Response:
-        observe(route, ok, response.status_code, time.perf_counter() - started, request_id=rid)
+        observe(route, ok, response.status_code, time.perf_counter() - started, rid)
         return response
 
     async def healthz(request: Request) -> Response:

@@ -1,8 +1,8 @@
 """What every request ends in, reported once: the observe hook, and unexpected errors.
 
 Every path — a POST endpoint, a GET route, an unknown path (404), a wrong method (405), an
-unexpected error — calls :meth:`Observers.__call__` once with ``(route, ok, status,
-seconds)`` and, by keyword, the request_id and who called. The access log is one observer;
+unexpected error — calls the app's observer once with ``(route, ok, status, seconds,
+request_id, who)``. The access log is one observer;
 metrics will be another. ``route`` is the endpoint's path, never a raw unknown path (a
 label must not grow with what clients send): an unknown path is :data:`UNKNOWN_ROUTE`.
 
@@ -23,8 +23,8 @@ log = logging.getLogger("huihua")
 UNKNOWN_ROUTE = "(unknown)"
 CLIENT_GONE = 499  # nginx's status for a client that left before its reply
 
-# observer(route, ok, status, seconds, *, request_id, who); ok None: no reply was made.
-Observer = Callable[..., None]
+# observer(route, ok, status, seconds, request_id, who); ok None: no reply was made.
+Observer = Callable[[str, "int | None", int, float, "str | None", str], None]
 
 
 class AccessLogObserver:
@@ -39,7 +39,6 @@ class AccessLogObserver:
         ok: int | None,
         status: int,
         seconds: float,
-        *,
         request_id: str | None = None,
         who: str = "-",
     ) -> None:
@@ -50,29 +49,29 @@ class AccessLogObserver:
         )
 
 
-class Observers:
-    """The observers of one app, called in order; one that raises is logged, not fatal."""
+def observers(each: Iterable[Observer]) -> Observer:
+    """Return one observer that calls each of these in order; one that raises is logged,
+    not fatal. A single observer is returned as it is (the access log alone: the hot path
+    pays no loop)."""
+    each = tuple(each)
+    if len(each) == 1:
+        return each[0]
 
-    __slots__ = ("_each",)
-
-    def __init__(self, observers: Iterable[Observer]) -> None:
-        self._each = tuple(observers)
-
-    def __call__(
-        self,
+    def observe(
         route: str,
         ok: int | None,
         status: int,
         seconds: float,
-        *,
         request_id: str | None = None,
         who: str = "-",
     ) -> None:
-        for observer in self._each:
+        for observer in each:
             try:
-                observer(route, ok, status, seconds, request_id=request_id, who=who)
+                observer(route, ok, status, seconds, request_id, who)
             except Exception as error:
                 log.error("observer failed: %s", logs.describe(error))
+
+    return observe
 
 
 def unexpected(error: BaseException, request_id: str, route: str) -> InternalError:

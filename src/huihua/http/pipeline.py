@@ -21,7 +21,7 @@ import msgspec
 from starlette.types import Receive, Scope, Send
 
 from huihua.errors import HuihuaError, TooLarge
-from huihua.http.observe import CLIENT_GONE, Observers, unexpected
+from huihua.http.observe import CLIENT_GONE, Observer, unexpected
 from huihua.ids import new_id
 from huihua.wire.parse import parse_body
 from huihua.wire.replies import error_body
@@ -91,7 +91,7 @@ def _too_large(limit: int) -> TooLarge:
 class PostEndpoint:
     """One POST endpoint as a bare ASGI app (see the module docstring)."""
 
-    def __init__(self, spec: Endpoint, context: dict[str, Context], observe: Observers) -> None:
+    def __init__(self, spec: Endpoint, context: dict[str, Context], observe: Observer) -> None:
         self.spec = spec
         self.path = spec.path
         self.request_type = spec.request if spec.strict else None
@@ -127,7 +127,7 @@ class PostEndpoint:
             extra = error.headers
         except ClientGone:  # nothing to answer
             seconds = time.perf_counter() - started
-            self.observe(self.path, None, CLIENT_GONE, seconds, request_id=None, who=who)
+            self.observe(self.path, None, CLIENT_GONE, seconds, None, who)
             return
         except Exception as error:
             request_id = request_id or new_id()
@@ -139,7 +139,7 @@ class PostEndpoint:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": reply})
         seconds = time.perf_counter() - started
-        self.observe(self.path, ok, status, seconds, request_id=request_id, who=who)
+        self.observe(self.path, ok, status, seconds, request_id, who)
 
     async def _stream(
         self, send: Send, reply: Streamed, started: float, request_id: str, who: str
@@ -158,4 +158,4 @@ class PostEndpoint:
         finally:
             await send({"type": "http.response.body", "body": b""})
         seconds = time.perf_counter() - started
-        self.observe(self.path, ok, 200, seconds, request_id=request_id, who=who)
+        self.observe(self.path, ok, 200, seconds, request_id, who)
