@@ -36,6 +36,7 @@ from huihua.http.openapi import build_openapi
 from huihua.http.pipeline import HEADERS, PostEndpoint
 from huihua.ids import new_id
 from huihua.store import open_store
+from huihua.wire.parse import valid_request_id
 from huihua.wire.replies import HealthReply, error_body
 from huihua.wire.rules import Limits
 
@@ -164,8 +165,9 @@ def create_app(
     async def healthz(request: Request) -> Response:
         started = time.perf_counter()
         store = context["ctx"].store
+        given = request.headers.get("x-request-id")
         reply = HealthReply(
-            request_id=request.headers.get("x-request-id") or new_id(),
+            request_id=given if given and valid_request_id(given) else new_id(),
             version=__version__,
             store=store.kind,
             durable=not store.warnings,

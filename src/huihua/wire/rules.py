@@ -25,6 +25,7 @@ SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX = 100, 1000
 CHATS_LIMIT_DEFAULT, CHATS_LIMIT_MAX = 1000, 1000
 SEQ_MAX = 2**31 - 1
 TIMESTAMP_MAX = 2**53
+MAX_DEPTH = 32  # JSON nesting: the top-level object is depth 1
 
 # Names a further profile field may not take: the envelope's, the id's, the server's own.
 RESERVED_PROFILE_FIELDS = frozenset(
