@@ -610,6 +610,15 @@ def test_brackets_inside_strings_are_no_nesting(api: Api) -> None:
     assert info["chats"][0]["msg"] == text and info["chats"][0]["meta"] == {"note": text}
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_nesting_answers_before_the_credential_and_1e400_after(secured: Api, path: str) -> None:
+    none = {"authorization": "", "content-type": "application/json"}  # malformed, even /login
+    deep = _raw_with(path, next(iter(REQUIRED[path])), _nested_text(40))
+    check(secured.post(path, content=deep, headers=none), 1)
+    out_of_range = _raw_with(path, "zz", b"1e400")  # a field error: the credential first
+    check(secured.post(path, content=out_of_range, headers=none), 3)
+
+
 OUT_OF_RANGE_CASES = [
     ("/add_chat", "meta", b'{"usage": {"cost": 1e400}}'),
     ("/add_chat", "meta", b'{"scores": [1, -1e400]}'),
