@@ -47,6 +47,16 @@ def test_exposure(changes: dict, refused: bool) -> None:
     assert (problem is not None) is refused, problem
 
 
+@pytest.mark.parametrize("value", ["http://chat.internal", "chat.internal:http", "a b"])
+def test_allowed_hosts_that_are_no_host_names_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="allowed_hosts"):
+        Settings(allowed_hosts=value).check()
+
+
+def test_allowed_hosts_take_names_addresses_and_ports() -> None:
+    Settings(allowed_hosts="chat.internal, 10.0.0.5:8000,[fd00::1]:80, [::2]").check()
+
+
 def test_no_auth_beyond_loopback_says_allowed_hosts_is_needed() -> None:
     problem = Settings(host="0.0.0.0", allow_no_auth=True).exposure_problem()
     assert problem is not None and "HUIHUA_ALLOWED_HOSTS" in problem

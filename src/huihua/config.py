@@ -157,6 +157,13 @@ class Settings:
             raise ValueError(
                 "trusted_proxies: must be addresses or CIDRs, comma-separated"
             ) from None
+        for part in self.allowed_hosts.split(","):
+            name, _, port = part.strip().rpartition(":") if "]" not in part else ("", "", "")
+            if "/" in part or " " in part.strip() or (name and port and not port.isdigit()):
+                raise ValueError(
+                    "allowed_hosts: must be host names, each with an optional :port, "
+                    "comma-separated (not URLs)"
+                )
         if self.service_key and self.service_key == self.token_secret:
             raise ValueError("token_secret: must not be the service key")
 
