@@ -33,7 +33,8 @@ def test_loopback(host: str, loopback: bool) -> None:
         ({"host": "127.0.0.1"}, False),  # loopback: anything goes
         ({"host": "127.0.0.1", "service_key": "short"}, False),
         ({"host": "0.0.0.0"}, True),  # auth off beyond loopback
-        ({"host": "0.0.0.0", "allow_no_auth": True}, False),  # ... unless told so
+        ({"host": "0.0.0.0", "allow_no_auth": True}, True),  # ... unless told so, and
+        ({"host": "0.0.0.0", "allow_no_auth": True, "allowed_hosts": "chat.internal"}, False),
         ({"host": "0.0.0.0", "service_key": GOOD}, False),
         ({"host": "0.0.0.0", "service_key": "short"}, True),
         ({"host": "0.0.0.0", "service_key": "a" * 64}, True),  # long but no secret
@@ -44,6 +45,22 @@ def test_loopback(host: str, loopback: bool) -> None:
 def test_exposure(changes: dict, refused: bool) -> None:
     problem = Settings().replace(**changes).exposure_problem()
     assert (problem is not None) is refused, problem
+
+
+@pytest.mark.parametrize("value", ["http://chat.internal", "chat.internal:http", "a b"])
+def test_allowed_hosts_that_are_no_host_names_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="allowed_hosts"):
+        Settings(allowed_hosts=value).check()
+
+
+def test_allowed_hosts_take_names_addresses_and_ports() -> None:
+    Settings(allowed_hosts="chat.internal, 10.0.0.5:8000,[fd00::1]:80, [::2]").check()
+
+
+def test_no_auth_beyond_loopback_says_allowed_hosts_is_needed() -> None:
+    problem = Settings(host="0.0.0.0", allow_no_auth=True).exposure_problem()
+    assert problem is not None and "HUIHUA_ALLOWED_HOSTS" in problem
+    assert "HUIHUA_ALLOWED_HOSTS" in Settings(host="0.0.0.0").exposure_problem()
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import msgspec
 import pytest
 
 import huihua
@@ -183,8 +184,17 @@ def test_failure_without_request_id_gets_a_generated_one(api: Api, path: str) ->
         ("", 1),
         ("r\x00", 1),
         ("r" * 129, 6),
+        ("r s", 1),
+        ("r\u2028s", 1),
+        ("请求", 1),
+        ("r\x7f", 1),
+        ("r\t", 1),
+        ("r s" * 50, 1),  # too long too, but ok 1 wins
     ],
-    ids=["int", "bool", "object", "array", "empty", "nul", "129-chars"],
+    ids=[
+        *("int", "bool", "object", "array", "empty", "nul", "129-chars", "space", "u2028"),
+        *("cjk", "del", "tab", "long-with-spaces"),
+    ],
 )
 @pytest.mark.parametrize("path", PATHS)
 def test_invalid_request_id_is_refused_and_replaced(api: Api, path: str, bad: Any, ok: int) -> None:
@@ -192,9 +202,25 @@ def test_invalid_request_id_is_refused_and_replaced(api: Api, path: str, bad: An
     assert reply["request_id"] != bad
 
 
-def test_request_id_of_128_characters_is_echoed(api: Api) -> None:
-    for rid in ("r" * 128, "请" * 128, "😀" * 128):
-        check(send(api, "/add_user", {**shaped("/add_user"), "request_id": rid}), 0, request_id=rid)
+def test_request_id_of_128_printable_ascii_characters_is_echoed(api: Api) -> None:
+    printable = "".join(chr(c) for c in range(0x21, 0x7F))  # ! to ~, 94 characters
+    for rid in ("r" * 128, printable, printable[:34] * 3 + printable[:26], "a=b;c"):
+        body = {**shaped("/add_user"), "request_id": rid}
+        check(send(api, "/add_user", body), 0, request_id=rid)
+
+
+def test_a_forged_request_id_never_reaches_the_log(api: Api, server_logs: Any) -> None:
+    forged = "r1 route=/x ok=0\u2028request_id=evil route=/delete_sessions ok=0 status=200"
+    body = {**shaped("/query_user_info"), "request_id": forged}
+    reply = check(send(api, "/query_user_info", body), 1, field="request_id")
+    generated = reply["request_id"]
+    assert generated != forged
+    server_logs.wait_for(f"request_id={generated} route=/query_user_info ok=1 status=400")
+    assert "evil" not in server_logs.text and "\u2028" not in server_logs.text
+    # /healthz takes its request id from X-Request-ID: the same rule.
+    response = api.http.get("/healthz", headers={"x-request-id": "a b=c"})
+    assert check(response, 0)["request_id"] != "a b=c"
+    check(api.http.get("/healthz", headers={"x-request-id": "probe-1"}), 0, request_id="probe-1")
 
 
 # -- paths and methods --------------------------------------------------------------------
@@ -220,6 +246,82 @@ def test_wrong_method_on_post_endpoint_is_ok_10(api: Api, path: str, method: str
 @pytest.mark.parametrize("path", ["/healthz", "/openapi.json"])
 def test_wrong_method_on_get_route_is_ok_10(api: Api, path: str, method: str) -> None:
     check(api.http.request(method, path, content=b"{}"), 10)
+
+
+# -- browsers: a foreign Origin, and with auth off a foreign Host (API.md §6) ---------------
+
+GET_ROUTES = ("/healthz", "/openapi.json")
+EVIL = {"origin": "http://evil.example", "content-type": "text/plain"}
+
+
+def _request(api: Api, path: str, headers: dict[str, str], body: Any = None) -> httpx.Response:
+    """GET a GET route; POST ``body`` (its well-formed one by default) to an endpoint."""
+    if path in GET_ROUTES:
+        return api.http.get(path, headers=headers)
+    content = body if isinstance(body, bytes) else encode(body or shaped(path))
+    return api.post(path, content=content, headers=headers)
+
+
+@pytest.mark.parametrize("path", PATHS + GET_ROUTES)
+def test_foreign_origin_is_ok_4_before_the_body_is_read(api: Api, path: str) -> None:
+    # Over the body limit and not JSON too: the Origin answers first.
+    check(_request(api, path, EVIL, b"\xff" * (2 * MIB)), 4, field="origin")
+
+
+@pytest.mark.parametrize("origin", ["null", "http://127.0.0.1.evil.example", "file://"])
+@pytest.mark.parametrize("path", ["/query_user_info", "/healthz"])
+def test_other_foreign_origins_are_ok_4(api: Api, path: str, origin: str) -> None:
+    check(_request(api, path, {"origin": origin}), 4, field="origin")
+
+
+@pytest.mark.parametrize("path", PATHS + GET_ROUTES)
+def test_foreign_host_is_ok_4_with_auth_off(api: Api, path: str) -> None:
+    check(_request(api, path, {"host": "evil.example:8000"}), 4, field="host")
+
+
+@pytest.mark.parametrize("path", PATHS + GET_ROUTES)
+def test_own_origin_and_loopback_hosts_are_served(api: Api, path: str) -> None:
+    port = api.base_url.rsplit(":", 1)[1]
+    for headers in (
+        {"origin": api.base_url},  # same origin: the server's own page
+        {"host": f"localhost:{port}", "origin": f"http://localhost:{port}"},
+        {"host": f"127.0.0.2:{port}"},
+        {"host": f"[::1]:{port}"},
+        {"host": "localhost"},
+        {"user-agent": "Mozilla/5.0 MicroMessenger", "referer": "https://servicewechat.com/"},
+    ):
+        response = _request(api, path, headers, valid(api, path) if path in PATHS else None)
+        if path == "/openapi.json":  # its own format, not the envelope
+            assert response.status_code == 200 and "openapi" in response.json()
+        else:
+            check(response, 0)
+
+
+def test_cross_site_delete_is_refused_and_deletes_nothing(api: Api) -> None:
+    # The issue's curl: a page's no-preflight POST to a local instance.
+    user_id = api.new_user()
+    check(send(api, "/add_chat", {"user_id": user_id, "role": "user", "msg": "keep me"}), 0)
+    body = json.dumps({"user_id": user_id}).encode()
+    check(api.post("/delete_sessions", content=body, headers=EVIL), 4, field="origin")
+    names = check(send(api, "/query_session_names", {"user_id": user_id}), 0)
+    assert len(names["sessions"]) == 1
+
+
+def test_rebound_host_reads_nothing(api: Api) -> None:
+    user_id = api.new_user()
+    body = encode({"user_id": user_id})
+    reply = check(
+        api.post("/query_user_info", content=body, headers={"host": "evil.example:8000"}),
+        4,
+        field="host",
+    )
+    assert user_id not in json.dumps(reply)
+
+
+def test_unknown_path_and_wrong_method_beat_a_foreign_origin(api: Api) -> None:
+    check(api.post("/no_such_path", content=b"{}", headers=EVIL), 2)
+    check(api.http.get("/add_chat", headers=EVIL), 10)
+    check(api.http.post("/healthz", content=b"{}", headers={"host": "evil.example"}), 10)
 
 
 # -- the body -----------------------------------------------------------------------------
@@ -433,6 +535,165 @@ def test_add_chat_with_empty_session_id_opens_a_new_session(api: Api) -> None:
     body = {**shaped("/add_chat", api.new_user()), "session_id": ""}
     reply = check(send(api, "/add_chat", body), 0)
     assert reply["session_id"]
+
+
+# -- hostile JSON: nesting, numbers out of range, surrogates, duplicate keys ----------------
+
+
+def _nested(depth: int) -> Any:
+    """Return a value nested ``depth`` deep counted from itself (objects and arrays)."""
+    return msgspec.json.decode(_nested_text(depth))
+
+
+def _nested_text(depth: int) -> bytes:
+    """Return the JSON text of a value nested ``depth`` deep, arrays in objects in arrays."""
+    opening = b"".join(b'{"k":' if level % 2 else b"[" for level in range(depth))
+    closing = b"".join(b"}" if level % 2 else b"]" for level in reversed(range(depth)))
+    return opening + b"1" + closing
+
+
+def _raw_with(path: str, key: str, raw: bytes) -> bytes:
+    """Return ``path``'s well-formed body with ``key`` set to this raw JSON text."""
+    body = encode({**shaped(path), key: "HOLE"})
+    return body.replace(b'"HOLE"', raw)
+
+
+# Where a value may be deep: a known field of each endpoint (meta and further profile
+# fields are free-form), and an unknown one (named ``body`` where it is no field).
+DEEP_CASES = [
+    *((path, next(iter(REQUIRED[path])), next(iter(REQUIRED[path]))) for path in PATHS),
+    *((path, "zz_unknown", "body") for path in STRICT_PATHS),
+    ("/add_chat", "meta", "meta"),
+    ("/add_user", "prefs", "prefs"),
+]
+
+
+@pytest.mark.parametrize(("path", "key", "name"), DEEP_CASES)
+@pytest.mark.parametrize("depth", [33, 327, 1_000, 10_000])
+def test_json_nested_deeper_than_32_is_ok_1(
+    api: Api, path: str, key: str, name: str, depth: int
+) -> None:
+    # The top-level object is depth 1: a value nested depth - 1 deep in it reaches depth.
+    body = _raw_with(path, key, _nested_text(depth - 1))
+    reply = check(send(api, path, body), 1, field=name)
+    assert "nested deeper than 32" in reply["failed"], reply
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_deep_body_that_is_no_object_is_ok_1_naming_the_body(api: Api, path: str) -> None:
+    body = b"[" * 10_000 + b"]" * 10_000
+    check(send(api, path, body), 1, field="body")
+
+
+def test_json_nested_32_deep_is_ok_0(api: Api) -> None:
+    user_id = api.new_user()
+    meta = {"k": _nested(30)}  # the body 1, meta 2, its content 30 more: 32
+    reply = check(send(api, "/add_chat", {**shaped("/add_chat", user_id), "meta": meta}), 0)
+    info = check(
+        send(api, "/query_session_info", {"user_id": user_id, "session_id": reply["session_id"]}),
+        0,
+    )
+    assert info["chats"][0]["meta"] == meta
+    profile = {**shaped("/add_user"), "prefs": {"k": _nested(30)}}
+    check(send(api, "/add_user", profile), 0)
+
+
+def test_brackets_inside_strings_are_no_nesting(api: Api) -> None:
+    text = '[{"' * 200 + '\\"]' * 5
+    user_id = api.new_user()
+    body = {**shaped("/add_chat", user_id), "msg": text, "meta": {"note": text}}
+    reply = check(send(api, "/add_chat", body), 0)
+    info = check(
+        send(api, "/query_session_info", {"user_id": user_id, "session_id": reply["session_id"]}),
+        0,
+    )
+    assert info["chats"][0]["msg"] == text and info["chats"][0]["meta"] == {"note": text}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_nesting_answers_before_the_credential_and_1e400_after(secured: Api, path: str) -> None:
+    none = {"authorization": "", "content-type": "application/json"}  # malformed, even /login
+    deep = _raw_with(path, next(iter(REQUIRED[path])), _nested_text(40))
+    check(secured.post(path, content=deep, headers=none), 1)
+    out_of_range = _raw_with(path, "zz", b"1e400")  # a field error: the credential first
+    check(secured.post(path, content=out_of_range, headers=none), 3)
+
+
+OUT_OF_RANGE_CASES = [
+    ("/add_chat", "meta", b'{"usage": {"cost": 1e400}}'),
+    ("/add_chat", "meta", b'{"scores": [1, -1e400]}'),
+    ("/add_chat", "msg", b"1e400"),
+    ("/add_user", "prefs", b'{"x": [1e400]}'),
+    ("/add_user", "score", b"-1e999"),
+    ("/query_session_names", "limit", b"1e400"),
+    ("/query_session_info", "before_seq", b"1e400"),
+]
+
+
+@pytest.mark.parametrize(("path", "key", "raw"), OUT_OF_RANGE_CASES)
+def test_number_out_of_float_range_is_ok_1_naming_its_field(
+    api: Api, path: str, key: str, raw: bytes
+) -> None:
+    rid = fresh("r")
+    body = _raw_with(path, key, raw).replace(b"{", b'{"request_id": "%s", ' % rid.encode(), 1)
+    reply = check(send(api, path, body), 1, field=key, request_id=rid)
+    assert "out of range" in reply["failed"], reply
+
+
+SURROGATE_CASES = [
+    *((path, "user_id", "user_id") for path in USER_PATHS),
+    *((path, "request_id", "request_id") for path in PATHS),
+    ("/add_chat", "msg", "msg"),
+    ("/add_chat", "session_title", "session_title"),
+    ("/add_chat", "meta", "meta"),
+    ("/add_user", "user_name", "user_name"),
+    ("/add_user", "bio", "bio"),
+    ("/add_user", "prefs", "prefs"),
+]
+
+
+@pytest.mark.parametrize("escape", [b"\\ud800", b"\\udfff", b"x\\udc00\\ud800y"])
+@pytest.mark.parametrize(("path", "key", "name"), SURROGATE_CASES)
+def test_lone_surrogate_in_any_string_is_ok_1(
+    api: Api, path: str, key: str, name: str, escape: bytes
+) -> None:
+    value = b'{"k": ["%s"]}' % escape if key in ("meta", "prefs") else b'"%s"' % escape
+    reply = check(send(api, path, _raw_with(path, key, value)), 1, field=name)
+    assert "surrogate" in reply["failed"], reply
+
+
+def test_lone_surrogate_in_a_field_name_is_ok_1(api: Api) -> None:
+    body = _raw_with("/add_user", "bio", b'"x"').replace(b'"bio"', b'"b\\ud800"')
+    check(send(api, "/add_user", body), 1, field="body")
+
+
+def test_surrogate_pair_and_escaped_backslash_are_kept(api: Api) -> None:
+    user_id = api.new_user()
+    body = encode({**shaped("/add_chat", user_id), "msg": "HOLE"}).replace(
+        b'"HOLE"', b'"\\ud83d\\ude00 \\\\ud800"'
+    )
+    reply = check(send(api, "/add_chat", body), 0)
+    info = check(
+        send(api, "/query_session_info", {"user_id": user_id, "session_id": reply["session_id"]}),
+        0,
+    )
+    assert info["chats"][0]["msg"] == "😀 \\ud800"
+
+
+def test_a_key_given_twice_counts_once_the_last(api: Api) -> None:
+    user_id = api.new_user()
+    first = encode({"user_id": user_id, "role": "user", "msg": "first"})
+    body = first[:-1] + b', "msg": "last", "role": "ai"}'
+    reply = check(send(api, "/add_chat", body), 0)
+    info = check(
+        send(api, "/query_session_info", {"user_id": user_id, "session_id": reply["session_id"]}),
+        0,
+    )
+    assert [(c["role"], c["msg"]) for c in info["chats"]] == [("ai", "last")]
+    profile = encode({"user_id": user_id, "user_name": "a", "bio": "x"})
+    check(send(api, "/add_user", profile[:-1] + b', "user_name": "b", "bio": "y"}'), 0)
+    info = check(send(api, "/query_user_info", {"user_id": user_id}), 0)
+    assert (info["user_name"], info["bio"]) == ("b", "y")
 
 
 # -- fields: sizes ------------------------------------------------------------------------
@@ -712,7 +973,7 @@ def test_a_client_that_leaves_mid_body_is_no_internal_error(
     caplog.set_level(logging.INFO, logger="huihua")
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(
-            b"POST /add_chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /add_chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 1000\r\n\r\n" + b'{"user_id": "gone", "msg": "'
         )
     deadline = time.monotonic() + 5

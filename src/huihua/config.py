@@ -80,10 +80,19 @@ class Settings:
         "", "Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For is believed."
     )
     cors_origins: str = _setting(
-        "", "Origins allowed by CORS, comma-separated (none: no CORS headers)."
+        "",
+        "Origins allowed by CORS, comma-separated (none: no CORS headers); a browser request "
+        "from any other origin than the server's own is refused (ok 4).",
     )
     allow_no_auth: bool = _setting(
-        False, "Serve beyond loopback with auth off (no service key): anyone may call all."
+        False,
+        "Serve beyond loopback with auth off (no service key): anyone may call all. Needs "
+        "HUIHUA_ALLOWED_HOSTS: with auth off, a Host that is not loopback is refused.",
+    )
+    allowed_hosts: str = _setting(
+        "",
+        "Host names (port optional) that an auth-off server answers to besides loopback, "
+        "comma-separated; other Hosts are refused (ok 4), against DNS rebinding.",
     )
 
     @classmethod
@@ -148,6 +157,13 @@ class Settings:
             raise ValueError(
                 "trusted_proxies: must be addresses or CIDRs, comma-separated"
             ) from None
+        for part in self.allowed_hosts.split(","):
+            name, _, port = part.strip().rpartition(":") if "]" not in part else ("", "", "")
+            if "/" in part or " " in part.strip() or (name and port and not port.isdigit()):
+                raise ValueError(
+                    "allowed_hosts: must be host names, each with an optional :port, "
+                    "comma-separated (not URLs)"
+                )
         if self.service_key and self.service_key == self.token_secret:
             raise ValueError("token_secret: must not be the service key")
 
@@ -173,13 +189,21 @@ class Settings:
         if is_loopback(self.host):
             return None
         if not self.auth:
-            if self.allow_no_auth:
+            if self.allow_no_auth and self.allowed_hosts.strip():
                 return None
+            if self.allow_no_auth:
+                return (
+                    f"refusing to listen on {self.host} with auth off and no "
+                    "HUIHUA_ALLOWED_HOSTS: with auth off, a request whose Host is not loopback "
+                    "is refused (against DNS rebinding). Set HUIHUA_ALLOWED_HOSTS to the names "
+                    "clients reach this server by (e.g. chat.internal,10.0.0.5:8000)"
+                )
             return (
                 f"refusing to listen on {self.host} with auth off: anyone who reaches the port "
                 "could read and delete every user's chats. Set HUIHUA_SERVICE_KEY (and "
                 "HUIHUA_TOKEN_SECRET for user tokens), see README 'Running in production'; or "
-                "pass --allow-no-auth if something in front of huihua does the checking"
+                "pass --allow-no-auth (with HUIHUA_ALLOWED_HOSTS) if something in front of "
+                "huihua does the checking"
             )
         for name in ("service_key", "token_secret"):
             value = getattr(self, name)

@@ -28,7 +28,14 @@ from huihua import __version__, logs, service
 from huihua.access import ratelimit, wechat
 from huihua.access.credentials import Access
 from huihua.config import Settings
-from huihua.errors import HuihuaError, MethodNotAllowed, NotFound, StorageUnavailable
+from huihua.errors import (
+    Forbidden,
+    HuihuaError,
+    MethodNotAllowed,
+    NotFound,
+    StorageUnavailable,
+)
+from huihua.http.browsers import BrowserGuard
 from huihua.http.endpoints import ENDPOINTS, Context, Endpoint
 from huihua.http.observe import UNKNOWN_ROUTE, AccessLogObserver, Observer, unexpected
 from huihua.http.observe import observers as observers_of
@@ -36,6 +43,7 @@ from huihua.http.openapi import build_openapi
 from huihua.http.pipeline import HEADERS, PostEndpoint
 from huihua.ids import new_id
 from huihua.store import open_store
+from huihua.wire.parse import valid_request_id
 from huihua.wire.replies import HealthReply, error_body
 from huihua.wire.rules import Limits
 
@@ -57,14 +65,32 @@ def _failure(request_id: str, error: HuihuaError) -> Response:
 
 
 class HuihuaApp:
-    """The ASGI app: POSTs to a known endpoint go straight to it, the rest to Starlette."""
+    """The ASGI app: POSTs to a known endpoint go straight to it, the rest to Starlette.
+
+    A request to a known route (path and method) from a browser of another site, or with
+    auth off to a Host that is not this machine's, is refused first (ok 4, browsers.py).
+    """
 
     def __init__(
-        self, starlette: Starlette, posts: dict[str, PostEndpoint], cors_origins: list[str]
+        self,
+        starlette: Starlette,
+        posts: dict[str, PostEndpoint],
+        cors_origins: list[str],
+        guard: BrowserGuard,
+        observe: Observer,
     ) -> None:
         self.starlette = starlette
         self.state = starlette.state
         self._posts = posts
+        self._guard = guard
+        self._observe = observe
+        # The routes Starlette serves, as (method, path): the guard runs after 404 and 405.
+        self._other_routes = frozenset(
+            (method, route.path)
+            for route in starlette.routes
+            if isinstance(route, Route)
+            for method in route.methods or ()
+        )
         # CORS headers only when origins are configured (a mini-program needs none).
         self._cors = (
             CORSMiddleware(
@@ -85,12 +111,27 @@ class HuihuaApp:
             await self._route(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = self._posts.get(scope["path"])
+        if scope["type"] == "http":
+            method, path = scope["method"], scope["path"]
+            endpoint = self._posts.get(path) if method == "POST" else None
+            if endpoint is not None or (method, path) in self._other_routes:
+                refusal = self._guard.refusal(scope)
+                if refusal is not None:  # before the body is read
+                    await self._refuse(refusal, path, scope, receive, send)
+                    return
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return
         await self.starlette(scope, receive, send)
+
+    async def _refuse(
+        self, refusal: str, route: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        started = time.perf_counter()
+        request_id = new_id()
+        error = Forbidden(refusal)
+        await _failure(request_id, error)(scope, receive, send)
+        self._observe(route, error.ok, error.status, time.perf_counter() - started, request_id)
 
 
 def served_endpoints(settings: Settings, endpoints: Iterable[Endpoint]) -> list[Endpoint]:
@@ -164,8 +205,9 @@ def create_app(
     async def healthz(request: Request) -> Response:
         started = time.perf_counter()
         store = context["ctx"].store
+        given = request.headers.get("x-request-id")
         reply = HealthReply(
-            request_id=request.headers.get("x-request-id") or new_id(),
+            request_id=given if given and valid_request_id(given) else new_id(),
             version=__version__,
             store=store.kind,
             durable=not store.warnings,
@@ -227,7 +269,7 @@ def create_app(
     )
     app.router.redirect_slashes = False  # "/add_chat/" is an unknown path, not a redirect
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    return HuihuaApp(app, posts, origins)
+    return HuihuaApp(app, posts, origins, BrowserGuard(settings, origins), observe)
 
 
 def _route_of(path: str, served: list[Endpoint]) -> str:

@@ -13,6 +13,7 @@ from huihua.wire.rules import (
     CHATS_LIMIT_MAX,
     CONTROL_CHARS,
     EMAIL_MAX,
+    NUL_ESCAPE,
     PHONE_MAX,
     RESERVED_PROFILE_FIELDS,
     SEQ_MAX,
@@ -23,6 +24,8 @@ from huihua.wire.rules import (
     Limits,
     has_nul,
 )
+
+_encode = msgspec.json.Encoder().encode
 
 
 def check_user_only(parsed: Parsed) -> Any:
@@ -144,7 +147,12 @@ def check_add_user(parsed: Parsed, limits: Limits) -> AddUserInput:
         known[name] = value
     extra = {k: v for k, v in raw.items() if k not in known and k != "request_id"}
     extra.pop("user_id", None)
-    for name, value in extra.items():
+    # Each field is looked at only when the whole could break a rule: 100,000 fields cost
+    # one encode in C, not 100,000 walks in Python.
+    suspect = extra and (
+        not RESERVED_PROFILE_FIELDS.isdisjoint(extra) or NUL_ESCAPE in _encode(extra)
+    )
+    for name, value in extra.items() if suspect else ():
         if name in RESERVED_PROFILE_FIELDS:
             c.bad(f"{name}: is set by the server and cannot be given")
         elif has_nul(name) or has_nul(value):
