@@ -19,6 +19,7 @@ ENV_PREFIX = "HUIHUA_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 SQLITE_SYNCHRONOUS = ("FULL", "EXTRA", "NORMAL", "OFF")
 WECHAT_TIMEOUT_MAX_MS = 5_000
+PORT_MAX = 65_535
 SECRET_MIN_CHARS = 32
 SECRET_MIN_DISTINCT = 8  # "xxxx…" is long but no secret
 
@@ -134,6 +135,8 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1")
+        if self.port > PORT_MAX:
+            raise ValueError(f"port: must be at most {PORT_MAX}")
         for name in ("rate_limit_user", "rate_limit_address"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be at least 0")
