@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import resource
 import socket
 import sys
 from typing import Any
@@ -19,6 +20,8 @@ from huihua import __version__, logs
 from huihua.config import LOG_LEVELS, PORT_MAX, Settings, help_of
 
 log = logging.getLogger("huihua")
+
+OPEN_FILES_UNLIMITED = 1_048_576  # the soft limit set when the hard one is unlimited
 
 
 def _configure_logging(level: str) -> None:
@@ -120,18 +123,23 @@ def serve(**options: Any) -> None:
         "log_level": settings.log_level,
         "access_log": False,
         "loop": "uvloop",
-        "http": "httptools",
         "log_config": None,
         "server_header": False,
         # The client address comes from X-Forwarded-For only through trusted_proxies
         # (access/credentials.py), never from uvicorn's own, looser, proxy handling.
         "proxy_headers": False,
+        "http": "huihua.http.protocol:HuihuaProtocol",  # httptools, with head and body timeouts
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
     }
+    timeouts = (float(settings.head_timeout), float(settings.body_timeout))
+    _raise_open_files_limit()
     log.info("huihua %s serving on http://%s:%d", __version__, settings.host, settings.port)
     if settings.workers == 1:
         from huihua.http.app import create_app
 
         config = uvicorn.Config(create_app(settings, started=freeze_heap), **common)
+        config.huihua_timeouts = timeouts  # type: ignore[attr-defined]  # http/protocol.py
         server = uvicorn.Server(config)
         server.run(sockets=[sock])
         if not server.started:
@@ -143,7 +151,23 @@ def serve(**options: Any) -> None:
     config = uvicorn.Config(
         "huihua.cli:worker_app", factory=True, workers=settings.workers, **common
     )
+    config.huihua_timeouts = timeouts  # type: ignore[attr-defined]  # pickled to each worker
     Multiprocess(config, sockets=[sock]).run()
+
+
+def _raise_open_files_limit() -> None:
+    """Raise the soft limit on open files to the hard one: each connection holds one (the
+    soft limit is often 1,024, which a thousand idle clients use up)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, OPEN_FILES_UNLIMITED)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as error:
+            log.warning("open files: cannot raise the limit from %d: %s", soft, error)
+            return
+        soft = target
+    log.info("open files: at most %d (about as many connections at once)", soft)
 
 
 def _bind(host: str, port: int) -> socket.socket:
