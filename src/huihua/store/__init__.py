@@ -37,6 +37,7 @@ from huihua.store.engine import (
     sqlite_file_problem,
     store_kind,
 )
+from huihua.store.errors import Refusing
 from huihua.store.runner import PooledRunner, SqliteRunner
 from huihua.store.sql import Db
 
@@ -72,6 +73,12 @@ class Store:
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the store answers a query."""
         await self._runner.read(_select_one, long=True)
+
+    @property
+    def refusing_writes(self) -> Refusing | None:
+        """Since when and why the store refuses writes (a full disk); None while it takes
+        them. Cleared by the next write that commits."""
+        return self._runner.refusing_writes
 
     @property
     def runner(self) -> SqliteRunner | PooledRunner:
