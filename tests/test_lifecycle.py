@@ -25,6 +25,7 @@ BOUND_S = 10  # slack for a loaded 2-core machine on top of each timeout
 class Served:
     process: subprocess.Popen[str]
     port: int
+    log: Path
 
     @property
     def base(self) -> str:
@@ -36,18 +37,23 @@ class Served:
 
 
 def serve(tmp_path: Path, **settings: str) -> Served:
-    """Start `huihua serve` with ``settings`` (HUIHUA_<NAME>) and wait for /healthz."""
+    """Start `huihua serve` with ``settings`` (HUIHUA_<NAME>) and wait for /healthz.
+
+    Its log goes to a file: a pipe nobody reads fills after some 500 access lines, and the
+    server then blocks on writing its log."""
     port = free_port()
     env = _env(**{f"HUIHUA_{k.upper()}": v for k, v in settings.items()})
-    process = subprocess.Popen(
-        [*HUIHUA, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    served = Served(process, port)
+    log = tmp_path / f"server-{port}.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [*HUIHUA, "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=sink,
+            text=True,
+        )
+    served = Served(process, port, log)
     _wait_healthy(served.base, process)
     return served
 
@@ -56,8 +62,8 @@ def stop(served: Served) -> str:
     """Stop the server (if still running) and return its log."""
     if served.process.poll() is None:
         served.process.terminate()
-    _, stderr = served.process.communicate(timeout=60)
-    return stderr
+    served.process.wait(timeout=60)
+    return served.log.read_text()
 
 
 @pytest.fixture
