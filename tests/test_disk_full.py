@@ -87,3 +87,21 @@ def test_a_full_disk_is_ok_8_on_writes_and_healthz_until_space_is_freed(
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         msgs = [m for (m,) in conn.execute("SELECT msg FROM chat_messages ORDER BY seq")]
     assert msgs[0] == "hi" and msgs[-1] == "after"
+
+
+class _Fake(Exception):
+    def __init__(self, **attributes: object) -> None:
+        super().__init__("no room")
+        self.__dict__.update(attributes)
+
+
+def test_each_store_s_disk_full_is_recognised_and_nothing_else():
+    from huihua.store.errors import disk_full
+
+    assert disk_full(_Fake(sqlite_errorcode=13, sqlite_errorname="SQLITE_FULL"))
+    assert disk_full(_Fake(sqlstate="53100"))  # PostgreSQL disk_full
+    assert not disk_full(_Fake(sqlite_errorcode=5, sqlite_errorname="SQLITE_BUSY"))
+    assert not disk_full(_Fake(sqlstate="08006"))  # connection failure: unavailable, not full
+    wrapped = _Fake()
+    wrapped.__cause__ = _Fake(sqlstate="53100")
+    assert disk_full(wrapped)
