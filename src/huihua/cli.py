@@ -9,14 +9,19 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import resource
+import socket
+import sys
 from typing import Any
 
 import click
 
 from huihua import __version__, logs
-from huihua.config import LOG_LEVELS, Settings, help_of
+from huihua.config import LOG_LEVELS, PORT_MAX, Settings, help_of
 
 log = logging.getLogger("huihua")
+
+OPEN_FILES_UNLIMITED = 1_048_576  # the soft limit set when the hard one is unlimited
 
 
 def _configure_logging(level: str) -> None:
@@ -52,11 +57,13 @@ def main() -> None:
 @main.command()
 @click.option("--host", help=f"{help_of('host')} [env HUIHUA_HOST; default {Settings.host}]")
 @click.option(
-    "--port", type=int, help=f"{help_of('port')} [env HUIHUA_PORT; default {Settings.port}]"
+    "--port",
+    type=click.IntRange(1, PORT_MAX),
+    help=f"{help_of('port')} [env HUIHUA_PORT; default {Settings.port}]",
 )
 @click.option(
     "--workers",
-    type=int,
+    type=click.IntRange(min=1),
     help=f"{help_of('workers')} [env HUIHUA_WORKERS; default {Settings.workers}]",
 )
 @_database_option
@@ -83,7 +90,7 @@ def serve(**options: Any) -> None:
     """
     import uvicorn
 
-    from huihua.store import StoreError, verify
+    from huihua.store import StoreError, store_kind, verify
 
     settings = _settings(**options)
     _configure_logging(settings.log_level)
@@ -91,32 +98,92 @@ def serve(**options: Any) -> None:
     if problem is not None:
         raise click.ClickException(problem)
     try:
+        embedded = store_kind(settings.database_url).embedded
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    # Every check that can refuse to start comes before anything is created or logged as
+    # serving: the port first (taken before huihua.db is made), then the store.
+    sock = _bind(settings.host, settings.port)
+    try:
         warnings = verify(settings)
     except (StoreError, ValueError) as error:
+        sock.close()
         raise click.ClickException(str(error)) from None
     for warning in warnings:
         log.warning("durability: %s", warning)
+    if embedded and settings.workers > 1:
+        log.warning(
+            "workers: %d processes on SQLite wait for one another's write lock and commit "
+            "fewer writes together; one worker is advised (docs/configuration.md)",
+            settings.workers,
+        )
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
         "access_log": False,
         "loop": "uvloop",
-        "http": "httptools",
         "log_config": None,
         "server_header": False,
         # The client address comes from X-Forwarded-For only through trusted_proxies
         # (access/credentials.py), never from uvicorn's own, looser, proxy handling.
         "proxy_headers": False,
+        "http": "huihua.http.protocol:HuihuaProtocol",  # httptools, with head and body timeouts
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
     }
+    timeouts = (float(settings.head_timeout), float(settings.body_timeout))
+    _raise_open_files_limit()
     log.info("huihua %s serving on http://%s:%d", __version__, settings.host, settings.port)
     if settings.workers == 1:
         from huihua.http.app import create_app
 
-        uvicorn.run(create_app(settings, started=freeze_heap), **common)
+        config = uvicorn.Config(create_app(settings, started=freeze_heap), **common)
+        config.huihua_timeouts = timeouts  # type: ignore[attr-defined]  # http/protocol.py
+        server = uvicorn.Server(config)
+        server.run(sockets=[sock])
+        if not server.started:
+            sys.exit(3)  # as uvicorn.run: the app failed to start (logged)
         return
+    from uvicorn.supervisors import Multiprocess
+
     os.environ.update(settings.to_env())  # the workers read the same settings
-    uvicorn.run("huihua.cli:worker_app", factory=True, workers=settings.workers, **common)
+    config = uvicorn.Config(
+        "huihua.cli:worker_app", factory=True, workers=settings.workers, **common
+    )
+    config.huihua_timeouts = timeouts  # type: ignore[attr-defined]  # pickled to each worker
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def _raise_open_files_limit() -> None:
+    """Raise the soft limit on open files to the hard one: each connection holds one (the
+    soft limit is often 1,024, which a thousand idle clients use up)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, OPEN_FILES_UNLIMITED)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as error:
+            log.warning("open files: cannot raise the limit from %d: %s", soft, error)
+            return
+        soft = target
+    log.info("open files: at most %d (about as many connections at once)", soft)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Return a socket bound to host:port as uvicorn binds one; exit naming the cause
+    when it cannot be (the port in use, an address not of this machine)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def worker_app() -> Any:

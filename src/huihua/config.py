@@ -19,6 +19,7 @@ ENV_PREFIX = "HUIHUA_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 SQLITE_SYNCHRONOUS = ("FULL", "EXTRA", "NORMAL", "OFF")
 WECHAT_TIMEOUT_MAX_MS = 5_000
+PORT_MAX = 65_535
 SECRET_MIN_CHARS = 32
 SECRET_MIN_DISTINCT = 8  # "xxxx…" is long but no secret
 
@@ -38,6 +39,24 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address to listen on.")
     port: int = _setting(8000, "Port to listen on.")
     workers: int = _setting(1, "Server processes (each with its own connection pool).")
+    head_timeout: int = _setting(
+        10,
+        "Seconds a connection may take to send a complete request head (the request line and "
+        "headers), from its opening or its request's first byte; then it is closed.",
+    )
+    body_timeout: int = _setting(
+        30,
+        "Seconds a request body may take to arrive in full after its head; then ok 1 and the "
+        "connection is closed.",
+    )
+    keep_alive_timeout: int = _setting(
+        5, "Seconds an idle keep-alive connection is kept open between requests."
+    )
+    shutdown_timeout: int = _setting(
+        10,
+        "Seconds a stopping server (SIGTERM) waits for the requests in flight before it "
+        "drops them and exits.",
+    )
     log_level: str = _setting("info", "Log level: critical, error, warning, info or debug.")
     pool_size: int = _setting(
         8, "Connections per worker to PostgreSQL or MySQL (threads that run their queries)."
@@ -132,6 +151,10 @@ class Settings:
         for name in (
             "port",
             "workers",
+            "head_timeout",
+            "body_timeout",
+            "keep_alive_timeout",
+            "shutdown_timeout",
             "pool_size",
             "max_body_bytes",
             "max_msg_chars",
@@ -143,6 +166,8 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1")
+        if self.port > PORT_MAX:
+            raise ValueError(f"port: must be at most {PORT_MAX}")
         for name in ("rate_limit_user", "rate_limit_address"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be at least 0")

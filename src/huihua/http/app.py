@@ -219,7 +219,16 @@ def create_app(
             reply.ok, reply.failed = StorageUnavailable.ok, "storage: does not answer"
             response = _reply(_encode(reply), StorageUnavailable.status)
         else:
-            response = _reply(_encode(reply))
+            refusing = store.refusing_writes  # reads work on a full disk; writes do not
+            if refusing is None:
+                response = _reply(_encode(reply))
+            else:
+                reply.ok = StorageUnavailable.ok
+                reply.failed = (
+                    f"storage: refusing writes since {refusing.since}: the disk is full "
+                    f"({refusing.because})"
+                )
+                response = _reply(_encode(reply), StorageUnavailable.status)
         return observed("/healthz", reply.ok, response, started, reply.request_id)
 
     async def openapi(request: Request) -> Response:

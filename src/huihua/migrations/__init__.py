@@ -32,9 +32,23 @@ def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
+class UnknownRevision(Exception):
+    """The database's schema is at a revision this huihua does not know (a newer one's)."""
+
+
+def known(revision: str) -> bool:
+    """Return whether ``revision`` is one of this huihua's migrations."""
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except Exception:  # Alembic raises its own errors for an unknown revision
+        return False
+
+
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to the head revision; return (revision before, revision after)."""
     with engine.begin() as conn:
         before = current_revision(conn)
+        if before is not None and not known(before):
+            raise UnknownRevision(before)
         command.upgrade(_config(conn), "head")
     return before, head_revision()

@@ -30,7 +30,14 @@ from sqlalchemy.engine import Engine
 
 from huihua import migrations
 from huihua.config import Settings
-from huihua.store.engine import durability_warnings, server_engine, sqlite_engine, store_kind
+from huihua.store.engine import (
+    durability_warnings,
+    server_engine,
+    sqlite_engine,
+    sqlite_file_problem,
+    store_kind,
+)
+from huihua.store.errors import Refusing
 from huihua.store.runner import PooledRunner, SqliteRunner
 from huihua.store.sql import Db
 
@@ -68,6 +75,12 @@ class Store:
         await self._runner.read(_select_one, long=True)
 
     @property
+    def refusing_writes(self) -> Refusing | None:
+        """Since when and why the store refuses writes (a full disk); None while it takes
+        them. Cleared by the next write that commits."""
+        return self._runner.refusing_writes
+
+    @property
     def runner(self) -> SqliteRunner | PooledRunner:
         """The transaction runner (tests reach its seams through it: ``inject_fault``)."""
         return self._runner
@@ -84,11 +97,20 @@ def _select_one(db: Db) -> Any:
 def migrate(settings: Settings) -> tuple[str | None, str]:
     """Bring the store's schema to this version's; return (revision before, after)."""
     kind = store_kind(settings.database_url)
+    if kind.embedded:
+        problem = sqlite_file_problem(settings.database_url)
+        if problem is not None:
+            raise StoreError(problem)
     engine = sqlite_engine(settings, writer=True) if kind.embedded else server_engine(settings)
     try:
         return migrations.upgrade(engine)
-    except sa_exc.OperationalError as error:
-        raise StoreError(f"cannot reach the store: {_reason(error)}") from None
+    except migrations.UnknownRevision as error:
+        raise StoreError(_newer_schema(str(error))) from None
+    except sa_exc.DBAPIError as error:
+        # a server unreachable, or a SQLite file that cannot be opened or is no database
+        if not (kind.embedded or isinstance(error, sa_exc.OperationalError)):
+            raise
+        raise StoreError(_cannot_open(kind.embedded, settings, error)) from None
     finally:
         engine.dispose()
 
@@ -139,6 +161,8 @@ def _check_schema(engine: Engine) -> None:
     except sa_exc.OperationalError as error:
         raise StoreError(f"cannot reach the store: {_reason(error)}") from None
     head = migrations.head_revision()
+    if current is not None and not migrations.known(current):
+        raise StoreError(_newer_schema(current))
     if current != head:
         raise StoreError(
             f"the database schema is at revision {current or 'none'}, this huihua needs "
@@ -151,5 +175,19 @@ def _warnings(engine: Engine) -> list[str]:
         return durability_warnings(conn)
 
 
-def _reason(error: sa_exc.OperationalError) -> str:
+def _newer_schema(revision: str) -> str:
+    return (
+        f"the database schema is at revision {revision}, which this huihua "
+        f"({migrations.head_revision()} and older) does not know: a newer huihua made it; "
+        "run that version, or restore a backup made before the upgrade"
+    )
+
+
+def _cannot_open(embedded: bool, settings: Settings, error: sa_exc.DBAPIError) -> str:
+    if embedded:
+        return f"cannot open the SQLite store {settings.database_url}: {_reason(error)}"
+    return f"cannot reach the store: {_reason(error)}"
+
+
+def _reason(error: sa_exc.DBAPIError) -> str:
     return str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__

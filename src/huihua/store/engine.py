@@ -15,6 +15,7 @@ statement can do on each dialect is dialect.py's.
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ def store_kind(database_url: str) -> StoreKind:
         raise ValueError("database_url: is not a database URL") from None
     backend = url.get_backend_name()
     if backend == "sqlite":
+        _check_sqlite_url(database_url, url)
         return StoreKind("sqlite", url.set(drivername="sqlite"))
     if backend in ("postgresql", "postgres"):
         return StoreKind("postgresql", url.set(drivername="postgresql+psycopg"))
@@ -59,6 +61,40 @@ def store_kind(database_url: str) -> StoreKind:
         query.setdefault("charset", "utf8mb4")
         return StoreKind("mysql", url.set(drivername=f"{backend}+mysqldb", query=query))
     raise ValueError(f"database_url: unsupported store {backend!r} (sqlite, postgresql, mysql)")
+
+
+def _check_sqlite_url(database_url: str, url: URL) -> None:
+    if url.host:  # sqlite://huihua.db: the file name was read as a host
+        raise ValueError(
+            f"database_url: {database_url} names no file (a SQLite URL has three slashes "
+            f"before a relative path: sqlite:///{url.host}; four before an absolute one)"
+        )
+    memory = url.query.get("mode") == "memory"
+    if not url.database or url.database == ":memory:" or memory:
+        raise ValueError(
+            f"database_url: {database_url} is an in-memory database: nothing would be kept "
+            "once the process ends; name a file, e.g. sqlite:///huihua.db"
+        )
+
+
+def sqlite_file_problem(database_url: str) -> str | None:
+    """Return why the SQLite file of a URL cannot be created or written, or None: its
+    folder must exist and be writable (SQLite puts its -wal and -shm files beside it)."""
+    database = make_url(database_url).database or ""
+    if database.startswith("file:"):
+        return None  # a URI filename: SQLite's own rules, reported when it opens
+    path = os.path.abspath(database)
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        return f"database_url: cannot create {path}: the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"database_url: cannot use {path}: the folder {folder} is not writable (SQLite "
+            "writes its -wal and -shm files beside the database)"
+        )
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        return f"database_url: cannot use {path}: the file is not readable and writable"
+    return None
 
 
 def sqlite_engine(settings: Settings, *, writer: bool) -> Engine:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from huihua.errors import HuihuaError
 from huihua.store.dialect import capabilities
-from huihua.store.errors import ErrorKinds
+from huihua.store.errors import ErrorKinds, Refusing
 from huihua.store.runner._shared import Fault, T, UnitOfWork, discard
 from huihua.store.sql import Db
 
@@ -66,6 +66,11 @@ class PooledRunner:
             self._executor, functools.partial(self._transaction, fn, None, snapshot=True)
         )
 
+    @property
+    def refusing_writes(self) -> Refusing | None:
+        """Since when and why writes fail for a full disk; None while they commit."""
+        return self._errors.refusing
+
     def inject_fault(self, fault: Fault | None) -> None:
         """From now on, call ``fault(db)`` in each write's transaction after its unit of
         work returned and before the COMMIT; what it raises is the transaction's failure
@@ -95,6 +100,8 @@ class PooledRunner:
                 if db.opened:
                     raw.commit()
                 raw.close()
+                if begin is not None and self._errors.refusing is not None:
+                    self._errors.wrote()
                 return value
             except HuihuaError:
                 _rollback(raw)

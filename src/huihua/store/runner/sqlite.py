@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from huihua.errors import HuihuaError
 from huihua.store.dialect import capabilities
-from huihua.store.errors import ErrorKinds
+from huihua.store.errors import ErrorKinds, Refusing
 from huihua.store.runner._shared import Fault, T, UnitOfWork, discard
 from huihua.store.sql import Db
 
@@ -132,6 +132,11 @@ class SqliteRunner:
         return await asyncio.get_running_loop().run_in_executor(
             self._threads, self._read_on_thread, fn, self._caps.snapshot_begin
         )
+
+    @property
+    def refusing_writes(self) -> Refusing | None:
+        """Since when and why writes fail for a full disk; None while they commit."""
+        return self._errors.refusing
 
     def inject_fault(self, fault: Fault | None) -> None:
         """From now on, call ``fault(db)`` in each write's transaction after its unit of
@@ -239,6 +244,8 @@ class SqliteRunner:
             # Nothing of the group was committed, so nobody in it is told otherwise.
             self._drop_writer()
             outcomes = [(False, self._errors.failure(error))] * len(group)
+        elif self._errors.refusing is not None:
+            self._errors.wrote()
         self._finish(group, outcomes, committed=True)
 
     def _finish(
