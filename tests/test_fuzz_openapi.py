@@ -23,6 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
 
+from huihua.wire.cursor import decode_cursor
+
 from .conftest import SERVICE_KEY, login_settings, secure_settings
 from .helpers import POST_PATHS
 
@@ -103,7 +105,8 @@ def _valid(case: Any) -> None:
             case.body[name] = int(value)
     # A cursor is opaque: only one the server gave is valid, and a generator cannot make
     # one (the document's link from next_cursor does). A random string is refused (ok 1).
-    if case.body.get("cursor"):
+    cursor = case.body.get("cursor")
+    if isinstance(cursor, str) and cursor and decode_cursor(cursor) is None:
         case.body["cursor"] = ""
 
 
@@ -133,3 +136,33 @@ def test_the_server_does_what_its_document_says(
                 raise
 
     check()
+
+
+def test_linked_operations_in_sequence(api_schema: Any, served: Api) -> None:
+    """schemathesis' stateful run: sequences that follow the document's links (add_chat's
+    session_id into query_session_info, next_cursor into the next page, ...), every check
+    on every step."""
+    base = api_schema.as_state_machine()
+
+    class Sequences(base):  # type: ignore[misc, valid-type]
+        def before_call(self, case: Any) -> None:
+            if case.meta is None or case.meta.generation.mode is GenerationMode.POSITIVE:
+                _valid(case)
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            try:
+                super().validate_response(response, case, **kwargs)
+            except FailureGroup as group:
+                if not _only_the_request_id_rule(case, group):
+                    raise
+
+    Sequences.run(
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=6,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
