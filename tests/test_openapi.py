@@ -1,11 +1,15 @@
-"""GET /openapi.json describes every endpoint of API.md §3 with the fields it gives.
+"""GET /openapi.json describes every endpoint served, with the fields, limits and statuses
+of API.md §1-§3.
 
-One store is enough: the document does not depend on it. The last test checks the document
-against real replies, so that it cannot drift from what the server sends.
+One store is enough: the document does not depend on it. It does depend on the settings:
+``/login`` is listed only when served, ``security`` only with auth on. The last tests check
+the document against real replies and against the checks, so that it cannot drift from what
+the server does.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +17,16 @@ import msgspec
 import pytest
 
 import huihua
+from huihua.http.openapi import build_openapi
+from huihua.wire.rules import Checker, Limits
 
+from .conftest import SERVICE_KEY, login_settings, secure_settings
 from .helpers import ENDPOINTS, POST_PATHS
 
 if TYPE_CHECKING:
     from conftest import Api
+
+    from .fake_wechat import FakeWeChat
 
 WRITE_PATHS = (
     "/add_user",
@@ -127,23 +136,78 @@ ITEM_FIELDS = {
         "meta": "object",
     },
 }
-# The failures any POST endpoint can answer with (API.md §1), and a write's conflict.
-ERROR_STATUSES = ("400", "404", "405", "413", "500", "503")
+# The failures each POST endpoint can answer with (API.md §1, §3, §6), auth off: invalid (1),
+# a browser's foreign Origin or Host (4), too large (6), internal (9), storage (8); not found
+# (2) where a user or session is looked up; a write's conflict (5). /login: WeChat's refusal
+# (3) and throttling (7) whatever the auth. A POST is never answered 405.
+_ANY = {"400", "403", "413", "500", "503"}
+ERROR_STATUSES: dict[str, set[str]] = {
+    "/add_user": _ANY | {"409"},
+    "/query_user_info": _ANY | {"404"},
+    "/add_chat": _ANY | {"404", "409"},
+    "/query_session_names": _ANY | {"404"},
+    "/query_session_info": _ANY | {"404"},
+    "/delete_specific_session": _ANY | {"404", "409"},
+    "/delete_sessions": _ANY | {"404", "409"},
+    "/delete_user": _ANY | {"404", "409"},
+    "/login": _ANY | {"401", "429"},
+}
+# With auth on, a credential (3) and the rate limits (7) answer too.
+AUTH_STATUSES = {"401", "429"}
+
+# API.md §2: the rules of each request field (the non-null form of an optional one).
+TEXT = {"type": "string"}
+FIELD_RULES: dict[str, dict[str, Any]] = {
+    "user_id": {**TEXT, "minLength": 1, "maxLength": 128},
+    "session_id": {**TEXT, "minLength": 1, "maxLength": 64},
+    "request_id": {**TEXT, "minLength": 1, "maxLength": 128, "pattern": "^[!-~]{1,128}$"},
+    "msg": {**TEXT, "minLength": 1, "maxLength": 65536},
+    "user_name": {**TEXT, "maxLength": 64},
+    "phone": {**TEXT, "maxLength": 32},
+    "email": {**TEXT, "maxLength": 254},
+    "session_title": {**TEXT, "maxLength": 100},
+    "before_seq": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "meta": {"type": "object"},
+    "code": {**TEXT, "minLength": 1, "maxLength": 128},
+}
+LIMITS = {  # path: (default, maximum)
+    "/query_session_names": (100, 1000),
+    "/query_session_info": (1000, 1000),
+}
 
 
-@pytest.fixture(scope="module")
-def sqlite_api(serve: Callable[..., Api]) -> Api:
-    return serve("sqlite")
-
-
-@pytest.fixture(scope="module")
-def doc(sqlite_api: Api) -> dict[str, Any]:
-    response = sqlite_api.http.get("/openapi.json")
+def _get_doc(api: Api) -> dict[str, Any]:
+    response = api.http.get("/openapi.json")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].split(";")[0].strip() == "application/json"
     document = response.json()
     assert isinstance(document, dict)
     return document
+
+
+@pytest.fixture(scope="module")
+def sqlite_api(serve: Callable[..., Api], wechat: FakeWeChat) -> Api:
+    """Auth off, every endpoint served (/login against the fake WeChat)."""
+    return serve("sqlite", **login_settings(wechat))
+
+
+@pytest.fixture(scope="module")
+def doc(sqlite_api: Api) -> dict[str, Any]:
+    return _get_doc(sqlite_api)
+
+
+@pytest.fixture(scope="module")
+def secured_doc(serve: Callable[..., Api], wechat: FakeWeChat) -> dict[str, Any]:
+    """The document of a server with auth on, read with the service key."""
+    api = serve("sqlite", **secure_settings(wechat))
+    api.http.headers["authorization"] = f"Bearer {SERVICE_KEY}"
+    return _get_doc(api)
+
+
+@pytest.fixture(scope="module")
+def bare_doc(serve: Callable[..., Api]) -> dict[str, Any]:
+    """The document of a server with auth off and no WeChat: /login is not served."""
+    return _get_doc(serve("sqlite"))
 
 
 def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -275,21 +339,150 @@ def test_success_reply_lists_the_fields(doc: dict[str, Any], path: str) -> None:
         assert schema.get("additionalProperties", True) is not False
 
 
+@pytest.mark.parametrize("auth", [False, True], ids=["auth-off", "auth-on"])
 @pytest.mark.parametrize("path", POST_PATHS)
-def test_error_replies_are_documented_as_the_envelope(doc: dict[str, Any], path: str) -> None:
-    responses = doc["paths"][path]["post"]["responses"]
-    statuses = ERROR_STATUSES + (("409",) if path in WRITE_PATHS else ())
-    for status in statuses:
-        assert status in responses, (status, sorted(responses))
+def test_error_replies_are_the_statuses_the_route_answers(
+    doc: dict[str, Any], secured_doc: dict[str, Any], path: str, auth: bool
+) -> None:
+    document = secured_doc if auth else doc
+    responses = document["paths"][path]["post"]["responses"]
+    expected = ERROR_STATUSES[path] | (AUTH_STATUSES if auth else set())
+    assert set(responses) == {"200"} | expected, path
+    for status in expected:
         assert responses[status].get("description"), responses[status]
-        assert_fields(doc, json_schema(doc, responses[status]), ENVELOPE)
+        assert_fields(document, json_schema(document, responses[status]), ENVELOPE)
+    assert ("409" in responses) == (path in WRITE_PATHS)
 
 
 def test_healthz_reply_lists_version_and_store(doc: dict[str, Any]) -> None:
     responses = doc["paths"]["/healthz"]["get"]["responses"]
+    assert set(responses) == {"200", "403", "503"}
     fields = {**ENVELOPE, "version": "string", "store": "string"}
     assert_fields(doc, json_schema(doc, responses["200"]), fields)
     assert_fields(doc, json_schema(doc, responses["503"]), ENVELOPE)
+
+
+def test_openapi_json_declares_its_own_failures(
+    doc: dict[str, Any], secured_doc: dict[str, Any]
+) -> None:
+    # API.md §6: with auth on it needs the service key (401 without, 403 for a user token).
+    assert set(doc["paths"]["/openapi.json"]["get"]["responses"]) == {"200", "403"}
+    responses = secured_doc["paths"]["/openapi.json"]["get"]["responses"]
+    assert set(responses) == {"200", "401", "403"}
+    for status in ("401", "403"):
+        assert_fields(secured_doc, json_schema(secured_doc, responses[status]), ENVELOPE)
+    assert secured_doc["paths"]["/openapi.json"]["get"]["security"] == [{"bearer": []}]
+
+
+def test_login_is_listed_only_when_served(doc: dict[str, Any], bare_doc: dict[str, Any]) -> None:
+    assert "/login" in doc["paths"]
+    assert "/login" not in bare_doc["paths"]
+    assert set(bare_doc["paths"]) == set(doc["paths"]) - {"/login"}
+    assert "LoginRequest" not in bare_doc["components"]["schemas"]
+
+
+def test_security_is_declared_only_with_auth_on(
+    doc: dict[str, Any], secured_doc: dict[str, Any]
+) -> None:
+    assert "securitySchemes" not in doc["components"]
+    assert "security" not in doc
+    for item in doc["paths"].values():
+        for operation in item.values():
+            assert "security" not in operation, operation["operationId"]
+    assert secured_doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, item in secured_doc["paths"].items():
+        security = item.get("post", item.get("get"))["security"]
+        public = path in ("/login", "/healthz")
+        assert security == ([{}] if public else [{"bearer": []}]), path
+
+
+# -- the limits of API.md §2 ------------------------------------------------------------------
+
+
+def _non_null(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Return the rule of a field: the schema, or the non-null option of an optional one."""
+    schema = resolve(doc, schema)
+    if "anyOf" in schema:
+        (rule,) = [o for o in schema["anyOf"] if o.get("type") != "null"]
+        return resolve(doc, rule)
+    return schema
+
+
+@pytest.mark.parametrize("path", POST_PATHS)
+def test_request_fields_carry_their_limits(doc: dict[str, Any], path: str) -> None:
+    schema = json_schema(doc, doc["paths"][path]["post"]["requestBody"])
+    for name, prop in schema["properties"].items():
+        rule = _non_null(doc, prop)
+        if name == "limit":
+            default, most = LIMITS[path]
+            assert rule == {"type": "integer", "minimum": 1, "maximum": most}, rule
+            assert prop["default"] == default
+            continue
+        if name == "session_id" and path == "/add_chat":  # "" asks for a new session
+            assert rule["maxLength"] == 64 and rule.get("minLength", 0) == 0
+            continue
+        expected = FIELD_RULES.get(name)
+        if expected is None:
+            assert name in ("cursor", "role"), name  # any string; an enum (its own test)
+            continue
+        assert {k: rule.get(k) for k in expected} == expected, (name, rule)
+        if name in ("msg", "user_name", "phone", "email", "session_title"):
+            assert not re.search(rule["pattern"], "a\x00b"), (name, "U+0000")
+        if name == "meta":
+            assert "8192 bytes" in prop.get("description", "") + rule.get("description", "")
+
+
+PATTERN_CASES = {
+    "user_id": {"u1": True, "微信 openid": True, "a\tb": False, "a\x7fb": False, "x\x85": False},
+    "session_id": {"s-1_A": True, "a.b": False, "a b": False, "é": False, "x" * 64: True},
+    "request_id": {"uuxx": True, "a=b;c": True, "a b": False, "é": False, "a\u2028": False},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PATTERN_CASES))
+def test_patterns_say_what_the_rules_enforce(doc: dict[str, Any], name: str) -> None:
+    schema = json_schema(doc, doc["paths"]["/query_session_info"]["post"]["requestBody"])
+    rule = _non_null(doc, schema["properties"][name])
+    for value, allowed in PATTERN_CASES[name].items():
+        assert bool(re.search(rule["pattern"], value)) is allowed, (name, value)
+        if name == "request_id":
+            continue  # the server's check is tightened to the pattern in another branch
+        checker = Checker()
+        getattr(checker, name)(value)
+        assert (checker.invalid is None) is allowed, (name, value, checker.invalid)
+
+
+def test_the_limits_follow_the_settings() -> None:
+    document = build_openapi(
+        tuple(ENDPOINTS.values()),
+        auth=False,
+        limits=Limits(max_msg_chars=10, max_meta_bytes=99, max_profile_bytes=77),
+    )
+    schemas = document["components"]["schemas"]
+    assert schemas["AddChatRequest"]["properties"]["msg"]["maxLength"] == 10
+    assert "99 bytes" in schemas["AddChatRequest"]["properties"]["meta"]["description"]
+    assert "77 bytes" in schemas["AddUserRequest"]["description"]
+
+
+def test_profile_fields_may_not_take_reserved_names(doc: dict[str, Any]) -> None:
+    schema = json_schema(doc, doc["paths"]["/add_user"]["post"]["requestBody"])
+    forbidden = set(schema["propertyNames"]["not"]["enum"])
+    assert {"ok", "failed", "created_at", "updated_at"} <= forbidden
+    assert not forbidden & set(schema["properties"])
+
+
+def test_links_lead_from_a_reply_to_the_next_call(doc: dict[str, Any]) -> None:
+    links = doc["paths"]["/add_chat"]["post"]["responses"]["200"]["links"]
+    body = links["QuerySessionInfo"]["requestBody"]
+    assert links["QuerySessionInfo"]["operationId"] == "query_session_info"
+    assert body["session_id"] == "$response.body#/session_id"
+    names = doc["paths"]["/query_session_names"]["post"]["responses"]["200"]["links"]
+    assert names["NextPage"]["requestBody"]["cursor"] == "$response.body#/next_cursor"
+    ids = {op["operationId"] for item in doc["paths"].values() for op in item.values()}
+    for item in doc["paths"].values():
+        for op in item.values():
+            for link in op["responses"]["200"].get("links", {}).values():
+                assert link["operationId"] in ids, link
 
 
 # -- the document against real replies ------------------------------------------------------

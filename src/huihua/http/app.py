@@ -155,7 +155,13 @@ def create_app(
     context: dict[str, Context] = {}
     endpoints = tuple(endpoints)
     served = served_endpoints(settings, endpoints)
-    openapi_body = _encode(build_openapi(endpoints))
+    limits = Limits(
+        max_msg_chars=settings.max_msg_chars,
+        max_meta_bytes=settings.max_meta_bytes,
+        max_profile_bytes=settings.max_profile_bytes,
+    )
+    # The document describes what is served, as these settings serve it.
+    openapi_body = _encode(build_openapi(served, auth=settings.auth, limits=limits))
     observe = observers_of([AccessLogObserver(), *observers])
 
     @contextlib.asynccontextmanager
@@ -176,11 +182,7 @@ def create_app(
         access = Access(settings, token_nonce, limiter)
         context["ctx"] = Context(
             settings=settings,
-            limits=Limits(
-                max_msg_chars=settings.max_msg_chars,
-                max_meta_bytes=settings.max_meta_bytes,
-                max_profile_bytes=settings.max_profile_bytes,
-            ),
+            limits=limits,
             store=store,
             access=access,
             wechat=client,
