@@ -40,8 +40,18 @@ class Postgres:
         self.data = self.root / "data"
         self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self._run(PG_BIN / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--no-sync")  # fmt: skip
+        self._run(
+            PG_BIN / "initdb",
+            "-D",
+            self.data,
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
 
     def _run(self, *argv: object) -> None:
         result = subprocess.run(
@@ -60,8 +70,19 @@ class Postgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-        self._run(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.root / "postgres.log",
-                  "-w", "-t", "60", "-o", options, "start")  # fmt: skip
+        self._run(
+            PG_BIN / "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            self.root / "postgres.log",
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
 
     def stop_immediately(self) -> None:
         self._run(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
