@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from ._store_harness import Ledger, Server, load
+from ._store_harness import Attempt, Ledger, Server, load
 
 WRITERS = 8
 ACKED_BEFORE = 40  # acknowledged writes of a round before the store goes down
@@ -95,3 +95,48 @@ async def run_round(server: Server, ledger: Ledger, outage: Outage, tag: str) ->
     outage.refused += len(refused)
     outage.slowest_refusal = max([outage.slowest_refusal, *(a.seconds for a in refused)])
     outage.slowest_recovery = max(outage.slowest_recovery, recovered - up_at)
+
+
+async def idle_bounce(server: Server, ledger: Ledger, outage: Outage, tag: str) -> None:
+    """With no load, take the store down and bring it back: the pool then holds only dead
+    connections. While down, writes are answered ok 8 within 2 s; once back, the very
+    first writes (WRITERS at once, each on a dead pooled connection) are acknowledged."""
+
+    async def one(http: httpx.AsyncClient, n: int) -> tuple[int, float]:
+        user = n % ledger.users
+        body = {
+            "request_id": f"{tag}-{n}",
+            "user_id": ledger.user(user),
+            "session_id": f"s{user}",
+            "role": "user",
+            "msg": f"m {tag}-{n}",
+        }
+        attempt = Attempt(body, time.monotonic())
+        response = await http.post("/add_chat", json=body)
+        reply = response.json()
+        attempt.ended, attempt.ok, attempt.status = (
+            time.monotonic(),
+            reply["ok"],
+            response.status_code,
+        )
+        attempt.seq = reply.get("seq")
+        ledger.record(attempt)
+        return attempt.ok, attempt.seconds
+
+    async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
+        warm = await asyncio.gather(*(one(http, n) for n in range(WRITERS)))  # fill the pool
+        assert all(ok == 0 for ok, _ in warm), warm
+        await asyncio.to_thread(outage.down)
+        down = await asyncio.gather(*(one(http, WRITERS + n) for n in range(WRITERS)))
+        assert all(ok == 8 and s < ANSWER_WITHIN_S for ok, s in down), down
+        outage.refused += len(down)
+        outage.slowest_refusal = max([outage.slowest_refusal, *(s for _, s in down)])
+        await asyncio.to_thread(outage.up)
+        # The refused writes above left the pool empty; fill it again, then bounce the
+        # store once more with nothing in flight, so every pooled connection is dead.
+        again = await asyncio.gather(*(one(http, 2 * WRITERS + n) for n in range(WRITERS)))
+        assert all(ok == 0 for ok, _ in again), again
+        await asyncio.to_thread(outage.down)
+        await asyncio.to_thread(outage.up)
+        first = await asyncio.gather(*(one(http, 3 * WRITERS + n) for n in range(WRITERS)))
+        assert all(ok == 0 for ok, _ in first), first

@@ -26,7 +26,7 @@ import MySQLdb
 from tests.conftest import free_port
 
 from ._store_harness import Ledger, add_users, check_store, retry_pending, serve, wait_until
-from ._store_outage import Outage, run_round
+from ._store_outage import Outage, idle_bounce, run_round
 
 ROUNDS = 3
 DATABASE = "huihua_faults"
@@ -141,6 +141,7 @@ def test_mariadb_killed_under_load_and_restarted(tmp_path: Path) -> None:
         outage = Outage(down=mariadb.kill, up=mariadb.start)
         for round_ in range(ROUNDS):
             asyncio.run(run_round(server, ledger, outage, f"r{round_}"))
+        asyncio.run(idle_bounce(server, ledger, outage, "idle"))
         acknowledged = len(ledger.acked)
         retried = retry_pending(server.base, ledger)
         messages = check_store(server.base, ledger)

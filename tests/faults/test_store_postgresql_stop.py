@@ -24,7 +24,7 @@ from pathlib import Path
 from tests.conftest import free_port
 
 from ._store_harness import Ledger, add_users, check_store, retry_pending, serve
-from ._store_outage import Outage, run_round
+from ._store_outage import Outage, idle_bounce, run_round
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ROUNDS = 3
@@ -119,6 +119,7 @@ def test_postgresql_stopped_immediately_under_load_and_started_again(tmp_path: P
         outage = Outage(down=postgres.stop_immediately, up=postgres.start)
         for round_ in range(ROUNDS):
             asyncio.run(run_round(server, ledger, outage, f"r{round_}"))
+        asyncio.run(idle_bounce(server, ledger, outage, "idle"))
         acknowledged = len(ledger.acked)
         retried = retry_pending(server.base, ledger)
         messages = check_store(server.base, ledger)
