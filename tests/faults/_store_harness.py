@@ -5,7 +5,9 @@ Every write of the load carries its own request_id and a message that names it, 
 store can be compared with what the clients were told: each acknowledged write (ok 0) must
 be stored once, at the seq it was answered with; each write that was never acknowledged
 (ok 8, or no reply at all) is retried with its request_id once the store is back, and must
-then be stored exactly once too (API.md §1, ok 8; §4).
+then be stored exactly once too (API.md §1, ok 8; §4). One write in NEW_SESSION_EVERY
+creates a session of its own (several statements in one transaction on every store); the
+others append to their user's one session (on PostgreSQL a single statement).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import httpx
 from tests.conftest import free_port
 
 REQUEST_TIMEOUT_S = 10  # a client's patience; a reply slower than this is a hang
+NEW_SESSION_EVERY = 4
 
 
 def serve(database_url: str, cwd: Path, port: int | None = None, migrate: bool = False) -> Server:
@@ -217,7 +220,9 @@ async def load(
                 body = {
                     "request_id": request_id,
                     "user_id": ledger.user(user),
-                    "session_id": f"s{user}",
+                    # Most append to the user's one session; every NEW_SESSION_EVERY-th
+                    # creates a session of its own (a transaction of several statements).
+                    "session_id": f"s{user}" if n % NEW_SESSION_EVERY else f"n-{request_id}",
                     "role": "user",
                     "msg": f"m {request_id}",
                 }
@@ -258,13 +263,22 @@ def check_store(base: str, ledger: Ledger) -> int:
     """Every write the load sent is now stored exactly once, at the seq it was answered
     with, and each session's seqs are 1..n; return how many messages were checked."""
     assert not ledger.pending, f"{len(ledger.pending)} writes were never acknowledged"
-    stored: dict[str, list[tuple[int, str]]] = {}
+    sessions = {(a.body["user_id"], a.body["session_id"]) for a in ledger.acked.values()}
+    stored: dict[tuple[str, str], list[dict[str, Any]]] = {}
     with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S) as http:
         for n in range(ledger.users):
+            names = http.post(
+                "/query_session_names", json={"user_id": ledger.user(n), "limit": 1000}
+            ).json()
+            assert names["ok"] == 0 and names["next_cursor"] == "", names
+            listed = {(ledger.user(n), s["session_id"]) for s in names["sessions"]}
+            mine = {s for s in sessions if s[0] == ledger.user(n)}
+            assert listed == mine, (listed - mine, mine - listed)  # none made twice, none lost
+        for user, session in sorted(sessions):
             chats: list[dict[str, Any]] = []
             before: int | None = None
             while True:  # newest pages first
-                query: dict[str, Any] = {"user_id": ledger.user(n), "session_id": f"s{n}"}
+                query: dict[str, Any] = {"user_id": user, "session_id": session}
                 if before is not None:
                     query["before_seq"] = before
                 info = http.post("/query_session_info", json=query).json()
@@ -274,16 +288,17 @@ def check_store(base: str, ledger: Ledger) -> int:
                     break
                 before = info["chats"][0]["seq"]
             seqs = [c["seq"] for c in chats]
-            assert seqs == list(range(1, len(seqs) + 1)), f"user {n}: seqs with a gap or repeat"
-            stored[ledger.user(n)] = [(c["seq"], c["msg"]) for c in chats]
-    where: dict[str, list[tuple[str, int]]] = {}
-    for user, messages in stored.items():
-        for seq, msg in messages:
-            where.setdefault(msg, []).append((user, seq))
+            assert seqs == list(range(1, len(seqs) + 1)), f"{session}: a gap or repeat in seqs"
+            stored[(user, session)] = chats
+    where: dict[str, list[tuple[str, str, int]]] = {}
+    for (user, session), chats in stored.items():
+        for chat in chats:
+            where.setdefault(chat["msg"], []).append((user, session, chat["seq"]))
     for request_id, attempt in ledger.acked.items():
-        places = where.get(f"m {request_id}", [])
-        assert places == [(attempt.body["user_id"], attempt.seq)], (request_id, places)
-    sent = {f"m {r}" for r in ledger.acked}
+        body = attempt.body
+        places = where.get(body["msg"], [])
+        assert places == [(body["user_id"], body["session_id"], attempt.seq)], (request_id, places)
+    sent = {a.body["msg"] for a in ledger.acked.values()}
     strays = [msg for msg in where if msg not in sent]
     assert not strays, f"stored but never sent or never acknowledged: {strays[:5]}"
-    return sum(len(m) for m in stored.values())
+    return sum(len(chats) for chats in stored.values())
