@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,7 @@ class Ledger:
     attempts: list[Attempt] = field(default_factory=list)
     acked: dict[str, Attempt] = field(default_factory=dict)  # request_id -> its ok 0
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # never acknowledged
+    replayed: int = 0  # retries answered with the reply recorded when they first committed
 
     def record(self, attempt: Attempt) -> None:
         self.attempts.append(attempt)
@@ -243,8 +245,14 @@ async def load(
 
 
 def retry_pending(base: str, ledger: Ledger) -> int:
-    """Send every write never acknowledged again, same request_id; each must be ok 0."""
+    """Send every write never acknowledged again, same request_id; each must be ok 0.
+
+    A write that had committed before its reply was lost is answered its recorded reply,
+    stamped before this pass began: those are counted in ``ledger.replayed``.
+    """
     retried = 0
+    now = datetime.now(UTC)  # to the millisecond, as the server stamps created_at
+    pass_began = now.replace(microsecond=now.microsecond // 1000 * 1000)
     with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S) as http:
         for request_id, body in list(ledger.pending.items()):
             began = time.monotonic()
@@ -255,6 +263,7 @@ def retry_pending(base: str, ledger: Ledger) -> int:
             attempt.seq = reply["seq"]
             ledger.record(attempt)
             assert request_id not in ledger.pending
+            ledger.replayed += datetime.fromisoformat(reply["created_at"]) < pass_began
             retried += 1
     return retried
 

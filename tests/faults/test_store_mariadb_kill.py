@@ -152,7 +152,8 @@ def test_mariadb_killed_under_load_and_restarted(tmp_path: Path) -> None:
     print(
         f"\nfaults mariadb SIGKILL: {ROUNDS} rounds, {acknowledged} writes acknowledged, "
         f"{outage.refused} answered ok 8 while down (slowest {outage.slowest_refusal:.2f} s), "
-        f"{retried} unacknowledged retried, {messages} messages checked, recovered in at "
+        f"{retried} unacknowledged retried ({ledger.replayed} had committed: the recorded "
+        f"reply), {messages} messages checked, recovered in at "
         f"most {outage.slowest_recovery:.2f} s after the store was up, "
         f"{time.monotonic() - began:.0f} s"
     )

@@ -94,7 +94,8 @@ def test_sqlite_sigkill_under_add_chat_load(tmp_path: Path) -> None:
     assert _integrity(db) == "ok"
     print(
         f"\nfaults sqlite sigkill: {ROUNDS} rounds, {len(ledger.acked) - retried} writes "
-        f"acknowledged under load + {retried} unacknowledged retried, {messages} messages "
+        f"acknowledged under load + {retried} unacknowledged retried ({ledger.replayed} had "
+        f"committed: the recorded reply), {messages} messages "
         f"checked, slowest restart {slowest_own:.2f} s (wall {slowest_restart:.2f} s with the "
         f"wait for a CPU), {time.monotonic() - began:.0f} s"
     )
