@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from ._store_harness import Attempt, Ledger, Server, load
+from ._store_harness import REQUEST_TIMEOUT_S, Attempt, Ledger, Server, load
 
 WRITERS = 8
 ACKED_BEFORE = 40  # acknowledged writes of a round before the store goes down
@@ -41,6 +41,12 @@ async def _until(condition: Callable[[], bool], what: str, server: Server) -> No
         await asyncio.sleep(0.005)  # poll what the writers record
 
 
+def _refused_in(attempt: Attempt, down_at: float) -> float:
+    """How long an ok 8 took: from its sending, or from the store's being down if it was in
+    flight then (negative: answered before)."""
+    return attempt.ended - max(attempt.began, down_at)
+
+
 async def run_round(server: Server, ledger: Ledger, outage: Outage, tag: str) -> None:
     assert server.process is not None
     pid = server.process.pid
@@ -64,7 +70,7 @@ async def run_round(server: Server, ledger: Ledger, outage: Outage, tag: str) ->
             "writes answered while the store is down",
             server,
         )
-        async with httpx.AsyncClient(base_url=server.base, timeout=ANSWER_WITHIN_S) as http:
+        async with httpx.AsyncClient(base_url=server.base, timeout=REQUEST_TIMEOUT_S) as http:
             health = await http.get("/healthz")
         assert (health.status_code, health.json()["ok"]) == (503, 8), health.json()
         up_began = time.monotonic()
@@ -86,14 +92,20 @@ async def run_round(server: Server, ledger: Ledger, outage: Outage, tag: str) ->
     assert not wrong, wrong[:5]  # never ok 9 (nor any other code)
     refused = [a for a in attempts() if a.ok == 8]
     assert all(a.status == 503 for a in refused), refused[:5]
-    slow = [a for a in refused if a.seconds >= ANSWER_WITHIN_S]
-    assert not slow, slow[:5]
+    # Answered within 2 s of being sent, or, for a write in flight when the store went
+    # down (it may have waited long on a live store before: a commit's fsync on a loaded
+    # machine), within 2 s of the store being down (down() returned: pg_ctl is a process
+    # to start, slow on a loaded machine, and the fault comes somewhere in its run).
+    slow = [a for a in refused if _refused_in(a, down_at) >= ANSWER_WITHIN_S]
+    assert not slow, (down_at, slow[:5])
     while_down = [a for a in attempts() if a.began >= down_at and a.ended <= up_began]
     assert len(while_down) >= REFUSED_WHILE_DOWN
     assert all(a.ok == 8 for a in while_down), [a for a in while_down if a.ok != 8][:5]
     recovered = min(a.ended for a in attempts() if a.ok == 0 and a.began >= up_at)
     outage.refused += len(refused)
-    outage.slowest_refusal = max([outage.slowest_refusal, *(a.seconds for a in refused)])
+    outage.slowest_refusal = max(
+        [outage.slowest_refusal, *(_refused_in(a, down_at) for a in refused)]
+    )
     outage.slowest_recovery = max(outage.slowest_recovery, recovered - up_at)
 
 

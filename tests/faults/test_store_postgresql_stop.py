@@ -3,8 +3,9 @@
 On a PostgreSQL instance of its own (initdb into a temporary folder, its own free port,
 never the machine's shared server), a real `huihua serve` under add_chat load sees its
 store stopped the hard way (every backend killed, no checkpoint) ROUNDS times. Proves:
-- while the store is down, every write is answered ok 8 (HTTP 503) within 2 s: no hang,
-  no ok 9, and no reply is lost;
+- while the store is down, every write is answered ok 8 (HTTP 503) within 2 s of being
+  sent (a write in flight when the store went down: within 2 s of its being down): no hang,
+  no ok 9, and no reply is lost; /healthz answers ok 8;
 - once the store is back (crash recovery), the same server process, never restarted,
   answers /healthz ok 0 and acknowledges writes again;
 - every acknowledged write is stored once at its seq, seqs run 1..n, and every write never
