@@ -24,9 +24,9 @@ from huihua.ids import new_id
 from huihua.wire.requests import Request
 from huihua.wire.rules import MAX_DEPTH, REQUEST_ID_MAX, Checker
 
-_MISSING = re.compile(r"Object missing required field `([^`]*)`")
-_UNKNOWN = re.compile(r"Object contains unknown field `([^`]*)`")
-_AT = re.compile(r"^(.*?)(?: - at `\$\.?([^`]*)`)?$")
+_MISSING = re.compile(r"Object missing required field `([^`]*)`", re.DOTALL)
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]*)`", re.DOTALL)
+_AT = re.compile(r"^(.*?)(?: - at `\$\.?([^`]*)`)?$", re.DOTALL)  # names may hold newlines
 _TYPE_WORDS = {
     "str": "a string",
     "int": "an integer",
