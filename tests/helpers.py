@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import msgspec
 import uvicorn
 
@@ -97,3 +102,27 @@ def start_in_thread(config: uvicorn.Config, what: str) -> tuple[uvicorn.Server, 
             raise RuntimeError(f"{what} did not start")
         time.sleep(0.01)
     return server, thread
+
+
+def start_serve(cwd: Path, port: int) -> subprocess.Popen:
+    """Start ``huihua serve --port PORT`` as a real process in ``cwd``, with
+    no HUIHUA_* setting of the test run's, logging warnings and worse only; return it once
+    ``/healthz`` answers 200 (it is killed, and the test fails, if it never does)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "huihua", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    process.wait(timeout=10)
+    raise AssertionError("huihua serve did not start")

@@ -10,13 +10,13 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
 from .conftest import free_port
+from .helpers import start_serve
 
 WRITERS = 32
 USERS = 8
@@ -26,23 +26,7 @@ ACK_DEADLINE_S = 120  # for those: generous, the test fails clearly past it
 
 
 def _start(tmp_path: Path, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "huihua", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError("server did not start")
+    return start_serve(tmp_path, port)
 
 
 async def _load(base: str, acked: list[dict], stop: asyncio.Event, round_: int) -> None:

@@ -7,9 +7,7 @@ the battery is sent several times and the server's resident memory must grow by 
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ import httpx
 import pytest
 
 from .conftest import free_port
-from .helpers import STATUS
+from .helpers import STATUS, start_serve
 
 MIB = 1_048_576
 ROUNDS = 8  # a body kept alive per request (a cycle) would pass 64 MiB by then
@@ -39,26 +37,9 @@ def _rss(pid: int) -> int:
 def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
     """A ``huihua serve`` process on a fresh SQLite file: its base URL and pid."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "huihua", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_serve(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "server exited at start"
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
         yield base, process.pid
     finally:
         process.terminate()
