@@ -8,10 +8,22 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import httpx
 
-from ._store_harness import REQUEST_TIMEOUT_S, Attempt, Ledger, Server, load
+from ._store_harness import (
+    REQUEST_TIMEOUT_S,
+    Attempt,
+    Ledger,
+    Server,
+    add_users,
+    check_store,
+    load,
+    retry_pending,
+    serve,
+)
 
 WRITERS = 8
 ACKED_BEFORE = 40  # acknowledged writes of a round before the store goes down
@@ -152,3 +164,47 @@ async def idle_bounce(server: Server, ledger: Ledger, outage: Outage, tag: str) 
         await asyncio.to_thread(outage.up)
         first = await asyncio.gather(*(one(http, 3 * WRITERS + n) for n in range(WRITERS)))
         assert all(ok == 0 for ok, _ in first), first
+
+
+class Store(Protocol):
+    """A store instance a fault script started itself (its own folder, port and process)."""
+
+    url: str
+
+    def start(self) -> None: ...
+
+    def remove(self) -> None: ...
+
+
+def bounce_under_load(
+    name: str, store: Store, down: Callable[[], None], rounds: int, cwd: Path
+) -> None:
+    """Start ``store`` and a server on it; ``rounds`` times take the store down (``down``)
+    under load and start it again, then once while idle; retry what was not acknowledged
+    and check the store (module docstring). Print the figures in one line."""
+    began = time.monotonic()
+    server = None
+    try:
+        store.start()
+        server = serve(store.url, cwd, migrate=True)
+        ledger = Ledger(users=4)
+        add_users(server.base, ledger)
+        outage = Outage(down=down, up=store.start)
+        for round_ in range(rounds):
+            asyncio.run(run_round(server, ledger, outage, f"r{round_}"))
+        asyncio.run(idle_bounce(server, ledger, outage, "idle"))
+        acknowledged = len(ledger.acked)
+        retried = retry_pending(server.base, ledger)
+        messages = check_store(server.base, ledger)
+    finally:
+        if server is not None:
+            server.kill()
+        store.remove()
+    print(
+        f"\nfaults {name}: {rounds} rounds, {acknowledged} writes acknowledged, "
+        f"{outage.refused} answered ok 8 while down (slowest {outage.slowest_refusal:.2f} s), "
+        f"{retried} unacknowledged retried ({ledger.replayed} had committed: the recorded "
+        f"reply), {messages} messages checked, recovered in at "
+        f"most {outage.slowest_recovery:.2f} s after the store was up, "
+        f"{time.monotonic() - began:.0f} s"
+    )

@@ -15,19 +15,17 @@ restarted (InnoDB crash recovery). Proves:
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import MySQLdb
 
 from tests.conftest import free_port
 
-from ._store_harness import Ledger, add_users, check_store, retry_pending, serve, wait_until
-from ._store_outage import Outage, idle_bounce, run_round
+from ._store_harness import wait_until
+from ._store_outage import bounce_under_load
 
 ROUNDS = 3
 DATABASE = "huihua_faults"
@@ -131,30 +129,5 @@ class MariaDB:
 
 
 def test_mariadb_killed_under_load_and_restarted(tmp_path: Path) -> None:
-    began = time.monotonic()
     mariadb = MariaDB()
-    server = None
-    try:
-        mariadb.start()
-        server = serve(mariadb.url, tmp_path, migrate=True)
-        ledger = Ledger(users=4)
-        add_users(server.base, ledger)
-        outage = Outage(down=mariadb.kill, up=mariadb.start)
-        for round_ in range(ROUNDS):
-            asyncio.run(run_round(server, ledger, outage, f"r{round_}"))
-        asyncio.run(idle_bounce(server, ledger, outage, "idle"))
-        acknowledged = len(ledger.acked)
-        retried = retry_pending(server.base, ledger)
-        messages = check_store(server.base, ledger)
-    finally:
-        if server is not None:
-            server.kill()
-        mariadb.remove()
-    print(
-        f"\nfaults mariadb SIGKILL: {ROUNDS} rounds, {acknowledged} writes acknowledged, "
-        f"{outage.refused} answered ok 8 while down (slowest {outage.slowest_refusal:.2f} s), "
-        f"{retried} unacknowledged retried ({ledger.replayed} had committed: the recorded "
-        f"reply), {messages} messages checked, recovered in at "
-        f"most {outage.slowest_recovery:.2f} s after the store was up, "
-        f"{time.monotonic() - began:.0f} s"
-    )
+    bounce_under_load("mariadb SIGKILL", mariadb, mariadb.kill, ROUNDS, tmp_path)

@@ -14,18 +14,15 @@ store stopped the hard way (every backend killed, no checkpoint) ROUNDS times. P
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from tests.conftest import free_port
 
-from ._store_harness import Ledger, add_users, check_store, retry_pending, serve
-from ._store_outage import Outage, idle_bounce, run_round
+from ._store_outage import bounce_under_load
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ROUNDS = 3
@@ -109,30 +106,7 @@ class Postgres:
 
 
 def test_postgresql_stopped_immediately_under_load_and_started_again(tmp_path: Path) -> None:
-    began = time.monotonic()
     postgres = Postgres()
-    server = None
-    try:
-        postgres.start()
-        server = serve(postgres.url, tmp_path, migrate=True)
-        ledger = Ledger(users=4)
-        add_users(server.base, ledger)
-        outage = Outage(down=postgres.stop_immediately, up=postgres.start)
-        for round_ in range(ROUNDS):
-            asyncio.run(run_round(server, ledger, outage, f"r{round_}"))
-        asyncio.run(idle_bounce(server, ledger, outage, "idle"))
-        acknowledged = len(ledger.acked)
-        retried = retry_pending(server.base, ledger)
-        messages = check_store(server.base, ledger)
-    finally:
-        if server is not None:
-            server.kill()
-        postgres.remove()
-    print(
-        f"\nfaults postgresql stop -m immediate: {ROUNDS} rounds, {acknowledged} writes "
-        f"acknowledged, {outage.refused} answered ok 8 while down (slowest "
-        f"{outage.slowest_refusal:.2f} s), {retried} unacknowledged retried ({ledger.replayed} "
-        f"had committed: the recorded reply), {messages} "
-        f"messages checked, recovered in at most {outage.slowest_recovery:.2f} s after the "
-        f"store was up, {time.monotonic() - began:.0f} s"
+    bounce_under_load(
+        "postgresql stop -m immediate", postgres, postgres.stop_immediately, ROUNDS, tmp_path
     )
