@@ -9,7 +9,9 @@ holds one message.
 
 Sizing is cheap until it matters: a bound of each message's JSON (six bytes per character
 of text, the stored JSON as it is) is summed while it stays under the cap; past that, the
-messages kept so far are encoded once and each further one exactly.
+messages kept so far are encoded once and each further one exactly. The first batch is
+small where reads run side by side (see FIRST_BATCH); the next ones hold as many rows as
+the cap may still take, by the mean size of those read.
 
 A ``streaming`` reply whose last change is older than ``streaming_timeout`` reads as
 ``failed`` (API.md §5.1): its back end died mid-reply.
@@ -29,7 +31,11 @@ from huihua.store import queries as q
 from huihua.store.sql import Db
 from huihua.wire.replies import ChatOut, SessionInfoReply
 
-FIRST_BATCH = 64  # rows read first: a page of up to 63 messages costs one statement
+# Rows read first. On SQLite, whose short reads run one after another, a page of up to 63
+# messages costs one statement. On a server store, reads run side by side on threads: 16
+# rows of 65,536 four-byte characters are 8 MiB as the driver's and Python's copies, so four
+# reads at once stay within 32 MiB (64 rows took 129 MiB: bench/reply_cap.py).
+FIRST_BATCH_SERIAL, FIRST_BATCH = 64, 16
 BATCH_MAX = 1_000
 _CHAT_OVERHEAD = 400  # bytes: a message's keys, seq, times and status, generously
 _NO_EXTRA = (None,) * (len(q.MESSAGE_FIELDS) - 5)
@@ -121,12 +127,13 @@ async def query_session_info(
 ) -> SessionInfoReply:
     """Return a page of a session's messages, oldest first, within ``max_reply_bytes``."""
     forward = ask.after_seq is not None
+    first_batch = FIRST_BATCH_SERIAL if store.reads_one_at_a_time else FIRST_BATCH
     reply = SessionInfoReply(request_id=request_id, user_id=user_id, session_id=session_id)
 
     def read(db: Db) -> tuple[str | None, list[ChatOut], bool] | None:
         now = timestamps.now_ms()
         want = ask.limit + 1  # one more than the page: whether more exist
-        batch = min(want, FIRST_BATCH)
+        batch = min(want, first_batch)
         found = q.session_messages(db, user_id, session_id, batch, ask.before_seq, ask.after_seq)
         if found is None:
             return None

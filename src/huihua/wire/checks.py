@@ -95,6 +95,9 @@ def _appending(c: Checker, req: Any, messages: list[MessageIn]) -> AddChatInput:
     )
 
 
+UPDATABLE = ("msg", "parts", "reasoning", "tool_calls", "meta", "status")
+
+
 def check_update_chat(parsed: Parsed, limits: Limits) -> tuple[Any, bytes | None]:
     """Return update_chat's checked request and its ``meta`` as JSON (None: cleared or not
     given). Its fields are checked one by one; the message they make, by the use case."""
@@ -103,6 +106,8 @@ def check_update_chat(parsed: Parsed, limits: Limits) -> tuple[Any, bytes | None
     c.user_id(req.user_id)
     c.session_id(req.session_id)
     c.number("seq", req.seq, 1, SEQ_MAX)
+    if all(getattr(req, name) is msgspec.UNSET for name in UPDATABLE):
+        c.bad(f"body: give at least one of {', '.join(UPDATABLE)}")
     check_fields(c, req, limits)
     meta = None
     if isinstance(req.meta, dict):

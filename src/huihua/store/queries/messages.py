@@ -172,7 +172,7 @@ def insert_message(
     if not extra:
         db.run(_INSERT_SEED_MESSAGE, **params)
         return
-    db.run(_INSERT_MESSAGE, **params, **_NO_EXTRA, **extra, updated_at=None)
+    db.run(_INSERT_MESSAGE, **(params | _NO_EXTRA | extra), updated_at=None)
 
 
 def _range(on: Any, direction: str | None) -> tuple[Any, Any]:
