@@ -70,8 +70,11 @@ async def query_user_info(ctx: Context, parsed: Parsed, who: Principal) -> Reply
 
 def _check_appender(who: Principal, inp: v.AddChatInput) -> None:
     """A user token may add its user's own words only (API.md §6)."""
-    only_users = all(chat.role == "user" for chat in inp.chats)
-    who.check(inp.user_id, backend_only=None if only_users else NOT_USER_BY_BACKEND)
+    for chat in inp.chats:
+        if chat.role != "user":
+            who.check(inp.user_id, backend_only=NOT_USER_BY_BACKEND)
+            return
+    who.check(inp.user_id)
 
 
 async def add_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:

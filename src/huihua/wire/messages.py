@@ -48,23 +48,34 @@ class MessageIn(msgspec.Struct):
     tool_call_id: str | None = None
     name: str | None = None
     status: str | None = None  # None: "complete"
+    plain: bool = True  # only the seed's fields (role, msg, meta) are set
 
-    @property
-    def plain(self) -> bool:
-        """Whether the message has only the seed's fields (role, msg, meta)."""
-        return (
-            self.parts is None
-            and self.reasoning is None
-            and self.tool_calls is None
-            and self.tool_call_id is None
-            and self.name is None
-            and self.status is None
-        )
+
+EMPTY_MSG = "msg: must not be empty (unless the message has parts or tool_calls, or a status)"
+NO_CALL_ID = 'tool_call_id: is required on a "tool" message'
 
 
 def check_message(c: Checker, chat: Any, limits: Limits, at: str = "") -> MessageIn:
     """Check one message of a request (``at``: its place, e.g. ``chats[2].``); return it in
     the store's form. Problems go to ``c``."""
+    meta = None
+    if chat.meta is not None:
+        meta = c.json_object(at + "meta", chat.meta, limits.max_meta_bytes)
+    if (
+        chat.parts is None
+        and chat.reasoning is None
+        and chat.tool_calls is None
+        and chat.tool_call_id is None
+        and chat.name is None
+        and chat.status is None
+    ):  # the seed's message, the usual one: the same rules, fewer steps
+        if chat.role == "tool":
+            c.bad(at + NO_CALL_ID)
+        elif chat.msg == "":
+            c.bad(at + EMPTY_MSG)
+        else:
+            c.text(at + "msg", chat.msg, limits.max_msg_chars)
+        return MessageIn(chat.role, chat.msg, meta)
     check_fields(c, chat, limits, at)
     status = None if chat.status in (None, "complete") else chat.status
     problem = shape_problem(
@@ -82,9 +93,8 @@ def check_message(c: Checker, chat: Any, limits: Limits, at: str = "") -> Messag
     return MessageIn(
         role=chat.role,
         msg=chat.msg,
-        meta=c.json_object(at + "meta", chat.meta, limits.max_meta_bytes)
-        if chat.meta is not None
-        else None,
+        meta=meta,
+        plain=False,
         parts=_encode(chat.parts) if chat.parts else None,
         reasoning=chat.reasoning or None,
         tool_calls=_encode(chat.tool_calls) if chat.tool_calls else None,
@@ -136,13 +146,13 @@ def shape_problem(
         return 'status: only an "ai" message may be other than "complete"'
     if role == "tool":
         if tool_call_id is None:
-            return 'tool_call_id: is required on a "tool" message'
+            return NO_CALL_ID
     elif tool_call_id is not None:
         return 'tool_call_id: only a "tool" message may have one'
     elif name is not None:
         return 'name: only a "tool" message may have one'
     if msg == "" and not (has_parts or has_calls or status is not None):
-        return "msg: must not be empty (unless the message has parts or tool_calls, or a status)"
+        return EMPTY_MSG
     return None
 
 
