@@ -131,11 +131,15 @@ async function startServer(wechat, env = {}) {
  *
  * `dropReplies(n, pathPart)` loses the replies of the next n requests whose URL holds
  * pathPart, after the server has answered them: `fail` is called as on a timeout.
+ * `replaceReplies(n, pathPart, reply)` hands over `reply` ({ statusCode, data, header })
+ * instead of the server's, after the server has answered: a proxy's error page, or an
+ * ok 8 as when the store went away just after the write.
  * `sent` records every request: { path, data, header, statusCode, dropped }.
  */
 function fakeWx({ openid } = {}) {
   const storage = new Map();
   const drops = [];
+  const replacements = [];
   const wx = {
     sent: [],
     codes: [],
@@ -143,6 +147,9 @@ function fakeWx({ openid } = {}) {
     openid: openid || `o-sdk-${Math.random().toString(36).slice(2)}`,
     dropReplies(n, pathPart = '') {
       for (let i = 0; i < n; i++) drops.push(pathPart);
+    },
+    replaceReplies(n, pathPart, reply) {
+      for (let i = 0; i < n; i++) replacements.push([pathPart, reply]);
     },
     request({ url, method, data, header, success, fail }) {
       const record = { path: new URL(url).pathname, data, header, statusCode: 0, dropped: false };
@@ -158,6 +165,13 @@ function fakeWx({ openid } = {}) {
           drops.splice(dropAt, 1);
           record.dropped = true;
           fail({ errMsg: 'request:fail timeout' });
+          return;
+        }
+        const swapAt = replacements.findIndex(([part]) => url.includes(part));
+        if (swapAt >= 0) {
+          const [, reply] = replacements.splice(swapAt, 1)[0];
+          record.statusCode = reply.statusCode;
+          success({ header: {}, ...reply });
           return;
         }
         success({ statusCode: res.status, data: parsed, header: Object.fromEntries(res.headers) });

@@ -118,6 +118,24 @@ describe('retries', () => {
     assert.deepEqual(info.chats.map((c) => c.msg), ['帮我讲个笑话']);
   });
 
+  test('ok 8 and a proxy\'s 502 page: sent again with the same request_id, written once', async () => {
+    const wx = fakeWx();
+    const sdk = client(wx);
+    await sdk.login();
+    wx.replaceReplies(1, '/add_chat', {
+      statusCode: 503,
+      data: { request_id: 'x', ok: 8, failed: 'storage unavailable' },
+    });
+    wx.replaceReplies(1, '/add_chat', { statusCode: 502, data: '<html>Bad Gateway</html>' });
+    const reply = await sdk.addChat({ session_id: 's8', role: 'user', msg: 'once' });
+    assert.equal(reply.seq, 1);
+    const sent = wx.sent.filter((r) => r.path === '/add_chat');
+    assert.deepEqual(sent.map((r) => r.statusCode), [503, 502, 200]);
+    assert.equal(new Set(requestIds(wx, '/add_chat')).size, 1);
+    const info = await sdk.querySessionInfo({ session_id: 's8' });
+    assert.deepEqual(info.chats.map((c) => c.msg), ['once']);
+  });
+
   test('each call gets its own request_id unless it brings one', async () => {
     const wx = fakeWx();
     const sdk = client(wx);
