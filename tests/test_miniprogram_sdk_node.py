@@ -7,11 +7,15 @@ fake WeChat on loopback; this runs them with this interpreter and path, so that
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from huihua.client import ENDPOINTS
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK_TESTS = ROOT / "clients" / "miniprogram" / "test"
@@ -36,3 +40,19 @@ def test_the_sdk_passes_its_node_tests_against_a_real_server() -> None:
     )
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
     assert "ℹ fail 0" in run.stdout, run.stdout[-5000:]
+
+
+def test_the_sdk_has_a_method_per_endpoint_of_the_python_client() -> None:
+    node = shutil.which("node")
+    assert node
+    sdk = ROOT / "clients" / "miniprogram" / "huihua.js"
+    printed = subprocess.run(
+        [node, "-e", f"console.log(JSON.stringify(require({str(sdk)!r}).ENDPOINTS))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    camel = {re.sub(r"_([a-z])", lambda m: m[1].upper(), e.name): e.path for e in ENDPOINTS}
+    del camel["login"]  # the SDK's login() wraps wx.login around it
+    assert json.loads(printed) == camel
