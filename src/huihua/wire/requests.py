@@ -12,7 +12,11 @@ from typing import Any, Literal
 import msgspec
 
 
-class Request(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class Request(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """A request body. Encoded (for its idempotency fingerprint) without the fields left at
+    their default: fewer fields to sort and hash, and the same fingerprint whether an
+    optional field was left out or sent as null."""
+
     request_id: str | None = None
 
 

@@ -1,0 +1,275 @@
+"""Settings: the one frozen object every part of huihua is configured from.
+
+Each setting has a default and a line of help, and is read from the environment variable
+``HUIHUA_<NAME>`` (upper case). The CLI's options override the environment. Nothing else in
+huihua reads ``os.environ``; ``docs/configuration.md`` lists every setting (a test checks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "HUIHUA_"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+SQLITE_SYNCHRONOUS = ("FULL", "EXTRA", "NORMAL", "OFF")
+WECHAT_TIMEOUT_MAX_MS = 5_000
+PORT_MAX = 65_535
+SECRET_MIN_CHARS = 32
+SECRET_MIN_DISTINCT = 8  # "xxxx…" is long but no secret
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of huihua, with its default."""
+
+    database_url: str = _setting(
+        "sqlite:///huihua.db",
+        "Store URL: sqlite:///FILE, postgresql://…, mysql://… or mariadb://….",
+    )
+    host: str = _setting("127.0.0.1", "Address to listen on.")
+    port: int = _setting(8000, "Port to listen on.")
+    workers: int = _setting(1, "Server processes (each with its own connection pool).")
+    head_timeout: int = _setting(
+        10,
+        "Seconds a connection may take to send a complete request head (the request line and "
+        "headers), from its opening or its request's first byte; then it is closed.",
+    )
+    body_timeout: int = _setting(
+        30,
+        "Seconds a request body may take to arrive in full after its head; then ok 1 and the "
+        "connection is closed.",
+    )
+    keep_alive_timeout: int = _setting(
+        5, "Seconds an idle keep-alive connection is kept open between requests."
+    )
+    shutdown_timeout: int = _setting(
+        10,
+        "Seconds a stopping server (SIGTERM) waits for the requests in flight before it "
+        "drops them and exits.",
+    )
+    log_level: str = _setting("info", "Log level: critical, error, warning, info or debug.")
+    pool_size: int = _setting(
+        8, "Connections per worker to PostgreSQL or MySQL (threads that run their queries)."
+    )
+    sqlite_synchronous: str = _setting(
+        "FULL",
+        "SQLite synchronous pragma: FULL (durable, default), EXTRA, NORMAL or OFF (weaker: "
+        "the server warns).",
+    )
+    max_body_bytes: int = _setting(1_048_576, "Largest request body accepted, in bytes.")
+    max_msg_chars: int = _setting(65_536, "Longest message text, in characters.")
+    max_meta_bytes: int = _setting(8_192, "Largest `meta` object of a message, as JSON bytes.")
+    max_profile_bytes: int = _setting(
+        8_192, "Largest set of further profile fields of a user, as JSON bytes."
+    )
+    group_commit_max: int = _setting(
+        256, "SQLite: most writes that share one transaction and one fsync."
+    )
+    service_key: str = _setting(
+        "", "The app back end's credential (Bearer); auth is on as soon as this is set."
+    )
+    token_secret: str = _setting("", "Signs user tokens (none: no user tokens, no /login).")
+    token_ttl: int = _setting(604_800, "How long a user token lasts, in seconds.")
+    wechat_appid: str = _setting("", "The mini-program's AppID, for /login.")
+    wechat_secret: str = _setting("", "The mini-program's AppSecret, for /login.")
+    wechat_api_base: str = _setting(
+        "https://api.weixin.qq.com", "Where jscode2session is called (https unless loopback)."
+    )
+    wechat_timeout_ms: int = _setting(5_000, "Longest wait for WeChat, in ms (at most 5000).")
+    redis_url: str = _setting(
+        "", "Redis for rate limits shared by every worker and host (none: per process)."
+    )
+    rate_limit_user: int = _setting(
+        600, "Requests per minute per user, as a burst refilled evenly (0: no limit)."
+    )
+    rate_limit_address: int = _setting(
+        1_200, "Requests per minute per client address; the service key is exempt (0: none)."
+    )
+    trusted_proxies: str = _setting(
+        "", "Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For is believed."
+    )
+    cors_origins: str = _setting(
+        "",
+        "Origins allowed by CORS, comma-separated (none: no CORS headers); a browser request "
+        "from any other origin than the server's own is refused (ok 4).",
+    )
+    allow_no_auth: bool = _setting(
+        False,
+        "Serve beyond loopback with auth off (no service key): anyone may call all. Needs "
+        "HUIHUA_ALLOWED_HOSTS: with auth off, a Host that is not loopback is refused.",
+    )
+    allowed_hosts: str = _setting(
+        "",
+        "Host names (port optional) that an auth-off server answers to besides loopback, "
+        "comma-separated; other Hosts are refused (ok 4), against DNS rebinding.",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Return settings from ``HUIHUA_*`` variables, then ``overrides`` (None ignored)."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Return settings from this process's environment, then ``overrides``."""
+        return cls.from_env(os.environ, **overrides)
+
+    def to_env(self) -> dict[str, str]:
+        """Return the ``HUIHUA_*`` variables that reproduce these settings in a worker."""
+        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` applied and checked."""
+        settings = dataclasses.replace(self, **changes)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise ValueError naming the first setting that is out of its range."""
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log_level: must be one of {', '.join(LOG_LEVELS)}")
+        if self.sqlite_synchronous.upper() not in SQLITE_SYNCHRONOUS:
+            raise ValueError(f"sqlite_synchronous: must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
+        for name in (
+            "port",
+            "workers",
+            "head_timeout",
+            "body_timeout",
+            "keep_alive_timeout",
+            "shutdown_timeout",
+            "pool_size",
+            "max_body_bytes",
+            "max_msg_chars",
+            "max_meta_bytes",
+            "max_profile_bytes",
+            "group_commit_max",
+            "token_ttl",
+            "wechat_timeout_ms",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1")
+        if self.port > PORT_MAX:
+            raise ValueError(f"port: must be at most {PORT_MAX}")
+        for name in ("rate_limit_user", "rate_limit_address"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be at least 0")
+        if self.wechat_timeout_ms > WECHAT_TIMEOUT_MAX_MS:
+            raise ValueError(f"wechat_timeout_ms: must be at most {WECHAT_TIMEOUT_MAX_MS}")
+        base = urlsplit(self.wechat_api_base)
+        if base.scheme != "https" and not (base.scheme == "http" and is_loopback(base.hostname)):
+            raise ValueError("wechat_api_base: must be an https:// URL (http only on loopback)")
+        try:
+            self.proxy_networks()
+        except ValueError:
+            raise ValueError(
+                "trusted_proxies: must be addresses or CIDRs, comma-separated"
+            ) from None
+        for part in self.allowed_hosts.split(","):
+            name, _, port = part.strip().rpartition(":") if "]" not in part else ("", "", "")
+            if "/" in part or " " in part.strip() or (name and port and not port.isdigit()):
+                raise ValueError(
+                    "allowed_hosts: must be host names, each with an optional :port, "
+                    "comma-separated (not URLs)"
+                )
+        if self.service_key and self.service_key == self.token_secret:
+            raise ValueError("token_secret: must not be the service key")
+
+    @property
+    def auth(self) -> bool:
+        """Return whether requests need a credential (a service key is set)."""
+        return bool(self.service_key)
+
+    def proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """Return the networks of ``trusted_proxies``."""
+        return tuple(
+            ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        )
+
+    def exposure_problem(self) -> str | None:
+        """Return why these settings must not serve on ``host``, or None when they may.
+
+        On loopback anything goes. Beyond it, auth must be on (unless ``allow_no_auth``),
+        and the service key and token secret must be long and not repetitive.
+        """
+        if is_loopback(self.host):
+            return None
+        if not self.auth:
+            if self.allow_no_auth and self.allowed_hosts.strip():
+                return None
+            if self.allow_no_auth:
+                return (
+                    f"refusing to listen on {self.host} with auth off and no "
+                    "HUIHUA_ALLOWED_HOSTS: with auth off, a request whose Host is not loopback "
+                    "is refused (against DNS rebinding). Set HUIHUA_ALLOWED_HOSTS to the names "
+                    "clients reach this server by (e.g. chat.internal,10.0.0.5:8000)"
+                )
+            return (
+                f"refusing to listen on {self.host} with auth off: anyone who reaches the port "
+                "could read and delete every user's chats. Set HUIHUA_SERVICE_KEY (and "
+                "HUIHUA_TOKEN_SECRET for user tokens), see README 'Running in production'; or "
+                "pass --allow-no-auth (with HUIHUA_ALLOWED_HOSTS) if something in front of "
+                "huihua does the checking"
+            )
+        for name in ("service_key", "token_secret"):
+            value = getattr(self, name)
+            if name == "token_secret" and not value:
+                continue
+            if len(value) < SECRET_MIN_CHARS or len(set(value)) < SECRET_MIN_DISTINCT:
+                return (
+                    f"refusing to listen on {self.host}: {name} is shorter than "
+                    f"{SECRET_MIN_CHARS} characters or too repetitive; make one with "
+                    "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                )
+        return None
+
+
+def is_loopback(host: str | None) -> bool:
+    """Return whether ``host`` names this machine's loopback (127.0.0.0/8, ::1, localhost)."""
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def help_of(name: str) -> str:
+    """Return the help line of the setting ``name``."""
+    return next(f.metadata["help"] for f in fields(Settings) if f.name == name)
+
+
+def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
+    if f.type in ("int", int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: must be an integer") from None
+    if f.type in ("bool", bool):
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: must be true or false")
+    return raw

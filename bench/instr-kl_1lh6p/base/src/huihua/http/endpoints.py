@@ -1,0 +1,224 @@
+"""The endpoint table, and one thin handler per endpoint: checks → one service call → reply.
+
+Each handler gets the parsed body (its field errors not yet raised, see wire/parse.py) and
+returns the reply: a struct, already-encoded JSON, or a streamed body (pipeline.Streamed).
+:data:`ENDPOINTS` is the one table of the POST endpoints: what the app routes, what
+``/openapi.json`` describes, and what the suites that check every endpoint take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from huihua import service
+from huihua.access.credentials import Access, Principal
+from huihua.access.wechat import WeChat
+from huihua.config import Settings
+from huihua.store import Store
+from huihua.timestamps import rfc3339
+from huihua.wire import checks as v
+from huihua.wire import replies as rp
+from huihua.wire import requests as rq
+from huihua.wire.parse import Parsed
+from huihua.wire.replies import Envelope
+from huihua.wire.rules import Limits
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a handler works with: the settings (and the field limits they set), the open
+    store, who may call what (access), and the WeChat client (None without /login)."""
+
+    settings: Settings
+    limits: Limits
+    store: Store
+    access: Access
+    wechat: WeChat | None = None
+
+
+AI_BY_BACKEND = 'role: only the app\'s back end may add "ai" messages'
+Reply = bytes | msgspec.Struct  # or pipeline.Streamed
+Handler = Callable[[Context, Parsed, Principal], Awaitable[Reply]]
+
+
+def _write_call(path: str, parsed: Parsed, request: Any) -> service.WriteCall:
+    client_rid = request.get("request_id") if isinstance(request, dict) else request.request_id
+    return service.WriteCall(
+        path=path,
+        request_id=parsed.request_id,
+        client_request_id=client_rid,
+        request=request,
+    )
+
+
+async def add_user(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    inp = v.check_add_user(parsed, ctx.limits)
+    who.check(inp.user_id, backend_only="add_user: only the app's back end may add users")
+    call = _write_call("/add_user", parsed, parsed.data)
+    return await service.add_user(ctx.store, call, inp)
+
+
+async def query_user_info(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_user_only(parsed)
+    who.check(req.user_id)
+    return await service.query_user_info(ctx.store, parsed.request_id, req.user_id)
+
+
+async def add_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    inp = v.check_add_chat(parsed, ctx.limits)
+    only_backend = AI_BY_BACKEND if inp.role == "ai" else None
+    who.check(inp.user_id, backend_only=only_backend)
+    return await service.add_chat(ctx.store, _write_call("/add_chat", parsed, parsed.data), inp)
+
+
+async def query_session_names(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req, limit, after = v.check_session_names(parsed)
+    who.check(req.user_id)
+    return await service.query_session_names(
+        ctx.store, parsed.request_id, req.user_id, limit, after
+    )
+
+
+async def query_session_info(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req, limit, before_seq = v.check_session_info(parsed)
+    who.check(req.user_id)
+    return await service.query_session_info(
+        ctx.store, parsed.request_id, req.user_id, req.session_id, limit, before_seq
+    )
+
+
+async def delete_specific_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_user_session(parsed)
+    who.check(req.user_id)
+    call = _write_call("/delete_specific_session", parsed, req)
+    return await service.delete_specific_session(ctx.store, call, req.user_id, req.session_id)
+
+
+async def delete_sessions(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_user_only(parsed)
+    who.check(req.user_id)
+    call = _write_call("/delete_sessions", parsed, req)
+    return await service.delete_sessions(ctx.store, call, req.user_id)
+
+
+async def delete_user(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_user_only(parsed)
+    who.check(req.user_id)
+    call = _write_call("/delete_user", parsed, req)
+    return await service.delete_user(ctx.store, call, req.user_id)
+
+
+async def login(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_login(parsed)
+    tokens = ctx.access.tokens
+    assert ctx.wechat is not None and tokens is not None  # the route exists only then
+    wait_s = ctx.settings.wechat_timeout_ms / 1000 + 1
+    ttl = ctx.settings.token_ttl
+    facts = await service.login(ctx.store, ctx.wechat.openid, req.code, ttl, wait_s)
+    return rp.LoginReply(
+        request_id=parsed.request_id,
+        user_id=facts.user_id,
+        token=tokens.sign(facts.user_id, facts.token_nonce, facts.issued_at, facts.expires_at),
+        expires_at=rfc3339(facts.expires_at * 1000),
+        created=facts.created,
+    )
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A POST endpoint: its path, what it takes and gives, and its handler."""
+
+    path: str
+    summary: str
+    request: type[rq.Request]
+    reply: type[Envelope]
+    handler: Handler
+    # A well-formed request (its user and session need not exist): for the docs and the
+    # suites that check every endpoint.
+    example: Mapping[str, Any]
+    # Decode the body into ``request`` (False: as a plain object, for add_user).
+    strict: bool = True
+    # Needs no credential even with auth on (/login: how a mini-program gets one).
+    public: bool = False
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "/add_user",
+        "Create a user, or update the fields given (further profile fields are kept).",
+        rq.AddUserRequest,
+        rp.AddUserReply,
+        add_user,
+        {"user_id": "u1", "user_name": "tester"},
+        strict=False,
+    ),
+    Endpoint(
+        "/query_user_info",
+        "A user's profile, further fields at top level.",
+        rq.QueryUserInfoRequest,
+        rp.UserInfoReply,
+        query_user_info,
+        {"user_id": "u1"},
+    ),
+    Endpoint(
+        "/add_chat",
+        "Append one message to a session, creating the session when needed.",
+        rq.AddChatRequest,
+        rp.AddChatReply,
+        add_chat,
+        {"user_id": "u1", "role": "user", "msg": "hello"},
+    ),
+    Endpoint(
+        "/query_session_names",
+        "The user's sessions, most recently active first, by keyset pages.",
+        rq.QuerySessionNamesRequest,
+        rp.SessionNamesReply,
+        query_session_names,
+        {"user_id": "u1"},
+    ),
+    Endpoint(
+        "/query_session_info",
+        "The newest messages of a session (oldest first), paged with before_seq.",
+        rq.QuerySessionInfoRequest,
+        rp.SessionInfoReply,
+        query_session_info,
+        {"user_id": "u1", "session_id": "s1"},
+    ),
+    Endpoint(
+        "/delete_specific_session",
+        "Delete one session and its messages.",
+        rq.DeleteSpecificSessionRequest,
+        Envelope,
+        delete_specific_session,
+        {"user_id": "u1", "session_id": "s1"},
+    ),
+    Endpoint(
+        "/delete_sessions",
+        "Delete every session of a user; the user stays.",
+        rq.DeleteSessionsRequest,
+        rp.DeleteSessionsReply,
+        delete_sessions,
+        {"user_id": "u1"},
+    ),
+    Endpoint(
+        "/delete_user",
+        "Delete a user with every session, message and request record of theirs.",
+        rq.DeleteUserRequest,
+        Envelope,
+        delete_user,
+        {"user_id": "u1"},
+    ),
+    Endpoint(
+        "/login",
+        "Exchange a wx.login code for the user (made on first login) and a user token.",
+        rq.LoginRequest,
+        rp.LoginReply,
+        login,
+        {"code": "the code from wx.login()"},
+        public=True,
+    ),
+)

@@ -1,0 +1,43 @@
+"""The use cases: what each endpoint does to the store, one unit of work each.
+
+A write is a function of a :class:`~huihua.store.sql.Db` (a connection in a transaction),
+wrapped in an :class:`~huihua.service.idempotency.Idempotency` so that its record (API.md
+§4) is read and written in the write's own transaction, and run by the store's transaction
+runner, which commits. Nothing here commits, and nothing here knows HTTP: the service
+imports the store and the wire contract, never ``huihua.http`` or ``huihua.access``.
+
+- ``idempotency``: the at-most-once piece every write goes through;
+- ``users``: add or update, read, delete whole; a user's token nonce;
+- ``chats``: append, list sessions, read a session, delete sessions;
+- ``login``: a wx.login code exchanged once for its user.
+"""
+
+from huihua.service.chats import (
+    add_chat,
+    auto_title,
+    delete_sessions,
+    delete_specific_session,
+    query_session_info,
+    query_session_names,
+)
+from huihua.service.idempotency import Idempotency, WriteCall
+from huihua.service.login import LoginFacts, login, login_code_hash
+from huihua.service.users import add_user, delete_user, query_user_info, token_nonce
+
+__all__ = [
+    "Idempotency",
+    "LoginFacts",
+    "WriteCall",
+    "add_chat",
+    "add_user",
+    "auto_title",
+    "delete_sessions",
+    "delete_specific_session",
+    "delete_user",
+    "login",
+    "login_code_hash",
+    "query_session_info",
+    "query_session_names",
+    "query_user_info",
+    "token_nonce",
+]

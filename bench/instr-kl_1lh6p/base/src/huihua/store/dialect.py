@@ -1,0 +1,86 @@
+"""What each SQL dialect can do that the others cannot, decided once when the store opens.
+
+The statements are portable Core (sql.py compiles them per dialect); where the stores
+differ in what one statement can do, queries and the runner ask a :class:`Capabilities`,
+carried by every :class:`~huihua.store.sql.Db` as ``db.caps``, and never a dialect's name.
+How each store is connected to and what it calls durable is engine.py's.
+
+========================================  ========  ==========  =============
+capability                                SQLite    PostgreSQL  MySQL/MariaDB
+========================================  ========  ==========  =============
+``update_returning``                      ≥ 3.35    yes         no
+``bump_returns_last_insert_id``           no        no          yes
+``append_in_one_statement``               no        yes         no
+``session_page_as_join``                  no        yes         no
+``binary_ids``                            no        no          yes
+========================================  ========  ==========  =============
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Dialect
+
+_MYSQL = ("mysql", "mariadb")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The differences between the dialects that the SQL huihua runs depends on."""
+
+    update_returning: bool
+    """``UPDATE … RETURNING``: a session's bump hands back its new ``seq`` itself."""
+
+    bump_returns_last_insert_id: bool
+    """No RETURNING on UPDATE, but ``LAST_INSERT_ID(expr)`` sends the new ``seq`` back in
+    the UPDATE's own answer (MySQL/MariaDB): one round trip, not a second SELECT."""
+
+    append_in_one_statement: bool
+    """Data-modifying CTEs: add_chat to an existing session is one statement that bumps
+    the session, stores the message and its idempotency record (PostgreSQL)."""
+
+    session_page_as_join: bool
+    """A page of messages is read with its session's row in one join. Pays where a
+    statement costs a round trip and the join needs no sort (PostgreSQL); SQLite has no
+    round trip to save and MariaDB sorts the join in a temporary table."""
+
+    binary_ids: bool
+    """Ids are VARBINARY and come back from the driver as bytes, decoded by ``Db``."""
+
+    snapshot_begin: tuple[str, ...]
+    """The SQL that opens a read-only transaction at REPEATABLE READ (one snapshot for
+    every statement in it) on a connection in autocommit mode, and leaves the connection's
+    own settings as they were once it ends."""
+
+
+def capabilities(dialect: Dialect) -> Capabilities:
+    """Return what this dialect can do."""
+    return _capabilities(dialect.name, bool(dialect.update_returning))
+
+
+@functools.cache
+def _capabilities(name: str, update_returning: bool) -> Capabilities:
+    mysql = name in _MYSQL
+    postgresql = name == "postgresql"
+    if postgresql:
+        snapshot = ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",)
+    elif mysql:
+        # Without SESSION, SET TRANSACTION sets the next transaction's level only: the
+        # serving connection stays at READ COMMITTED (engine.py).
+        snapshot = (
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+            "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+        )
+    else:
+        # SQLite in WAL: a read transaction sees the database as of its first read.
+        snapshot = ("BEGIN",)
+    return Capabilities(
+        update_returning=update_returning,
+        bump_returns_last_insert_id=mysql,
+        append_in_one_statement=postgresql,
+        session_page_as_join=postgresql,
+        binary_ids=mysql,
+        snapshot_begin=snapshot,
+    )

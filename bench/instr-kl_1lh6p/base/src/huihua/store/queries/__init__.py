@@ -1,0 +1,66 @@
+"""All of huihua's SQL, as functions of a :class:`~huihua.store.sql.Db`. None commits.
+
+Every statement names one user, and every read is a range scan on a key that starts with
+``user_id``: a page of sessions walks ``(user_id, updated_at, session_id, …)`` (an index
+that holds the page's columns), a page of messages walks the primary key ``(user_id,
+session_id, seq)``. The statements are Core, compiled once per dialect (sql.py); where
+the stores differ in what one statement can do, a function asks ``db.caps`` (dialect.py).
+
+A module per noun: ``idempotency``, ``users``, ``sessions``, ``messages``, ``access``
+(token nonces, whole-user deletion, login codes). Callers use this package's names:
+``from huihua.store import queries as q``.
+"""
+
+from huihua.store.queries.access import (
+    claim_login_code,
+    delete_login_code,
+    delete_user,
+    finish_login_code,
+    get_login_code,
+    get_token_nonce,
+    new_token_nonce,
+    purge_login_codes,
+    set_token_nonce,
+)
+from huihua.store.queries.idempotency import get_idempotency, put_idempotency
+from huihua.store.queries.messages import (
+    append_alone,
+    appends_alone,
+    insert_message,
+    session_messages,
+)
+from huihua.store.queries.sessions import (
+    bump_session,
+    delete_all_sessions,
+    delete_session,
+    insert_session,
+    list_sessions,
+)
+from huihua.store.queries.users import get_user, insert_user, update_user, user_exists
+
+__all__ = [
+    "append_alone",
+    "appends_alone",
+    "bump_session",
+    "claim_login_code",
+    "delete_all_sessions",
+    "delete_login_code",
+    "delete_session",
+    "delete_user",
+    "finish_login_code",
+    "get_idempotency",
+    "get_login_code",
+    "get_token_nonce",
+    "get_user",
+    "insert_message",
+    "insert_session",
+    "insert_user",
+    "list_sessions",
+    "new_token_nonce",
+    "purge_login_codes",
+    "put_idempotency",
+    "session_messages",
+    "set_token_nonce",
+    "update_user",
+    "user_exists",
+]

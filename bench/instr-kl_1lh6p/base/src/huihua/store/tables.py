@@ -1,0 +1,162 @@
+"""The schema, and the data model it holds.
+
+- ``users``: one row per user (the WeChat openid or any id the app chose), the profile
+  fields the seed names, and the further ones as one JSON object (``profile``).
+- ``chat_sessions``: a user's conversations. ``chat_count`` is the last ``seq`` given in the
+  session, so appending a message is one row update that also moves the session to the top
+  of the list (``updated_at``). ``session_title`` is NULL until one is given or the first
+  ``user`` message names it.
+- ``chat_messages``: the messages, numbered 1, 2, 3… per session (``seq``); ``meta`` is the
+  client's JSON object, kept as text and sent back as it is.
+- ``idempotency_records``: the reply to each write that carried a ``request_id``, with a
+  fingerprint of its request, written in the same transaction as the write (API.md §4).
+- ``users.token_nonce``: a random value every user token carries and every request checks;
+  it is made anew whenever the row is created, so deleting a user kills their tokens for
+  good, even when the same openid logs in again later.
+- ``login_codes``: what a ``/login`` answered, under a hash of its WeChat code, for five
+  minutes, so that a retried login gets the same reply (WeChat accepts a code once).
+
+Every primary key starts with ``user_id`` and every query names one user, so a sharded
+engine can spread the rows by user — except ``login_codes``, whose key must be the code's
+hash: the user is not known until WeChat has answered. Its rows live five minutes, are
+purged as new logins come, and are few. Times are integer milliseconds since the epoch (UTC).
+On MySQL/MariaDB ids are VARBINARY, so they compare byte for byte: ``abc`` and ``abc `` are
+two users, which a PAD SPACE collation such as ``utf8mb4_bin`` would merge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    types,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+
+MYSQL_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
+_MYSQL = ("mysql", "mariadb")
+
+
+class Identifier(types.TypeDecorator[str]):
+    """A string id that compares exactly on every store (VARBINARY on MySQL/MariaDB)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.chars = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> types.TypeEngine[Any]:
+        if dialect.name in _MYSQL:
+            return dialect.type_descriptor(mysql.VARBINARY(self.chars * 4))
+        return dialect.type_descriptor(String(self.chars))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is not None and dialect.name in _MYSQL:
+            return value.encode()
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, bytes | bytearray):
+            return value.decode()
+        return value
+
+
+def long_text() -> types.TypeEngine[str]:
+    """Return a text type that holds 65,536 four-byte characters (MEDIUMTEXT on MySQL)."""
+    return Text().with_variant(mysql.MEDIUMTEXT(), *_MYSQL)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", Identifier(128), primary_key=True),
+    Column("user_name", String(64), nullable=False),
+    Column("phone", String(32), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("profile", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("token_nonce", String(32), nullable=True),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+chat_sessions = Table(
+    "chat_sessions",
+    metadata,
+    Column("user_id", Identifier(128), primary_key=True),
+    Column("session_id", Identifier(64), primary_key=True),
+    Column("session_title", String(100), nullable=True),
+    Column("chat_count", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    # The list's order, and every column a page shows: a page is read from the index alone.
+    Index(
+        "ix_chat_sessions_list",
+        "user_id",
+        "updated_at",
+        "session_id",
+        "session_title",
+        "created_at",
+        "chat_count",
+    ),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("user_id", Identifier(128), primary_key=True),
+    Column("session_id", Identifier(64), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("role", String(8), nullable=False),
+    Column("msg", long_text(), nullable=False),
+    Column("meta", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    Column("user_id", Identifier(128), primary_key=True),
+    Column("request_id", Identifier(128), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# The one table keyed by something other than user_id (see the module docstring): a row is
+# claimed (user_id NULL) before WeChat is called, and holds the reply once it answered.
+login_codes = Table(
+    "login_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("claimed_at", BigInteger, nullable=False),
+    Column("user_id", Identifier(128), nullable=True),
+    Column("token_nonce", String(32), nullable=True),
+    Column("created", Integer, nullable=True),
+    Column("issued_at", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),
+    Index(None, "user_id"),
+    Index(None, "claimed_at"),
+    **MYSQL_TABLE_OPTIONS,
+)
