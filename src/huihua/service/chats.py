@@ -54,19 +54,19 @@ def title_of(chats: list[MessageIn]) -> str | None:
     return None
 
 
-def _store_message(db: Db, user_id: str, session_id: str, seq: int, now: int, m: MessageIn) -> None:
-    meta = m.meta.decode() if m.meta is not None else None
-    extra = None
-    if not m.plain:
-        extra = {
-            "parts": m.parts.decode() if m.parts is not None else None,
-            "reasoning": m.reasoning,
-            "tool_calls": m.tool_calls.decode() if m.tool_calls is not None else None,
-            "tool_call_id": m.tool_call_id,
-            "name": m.name,
-            "status": m.status,
-        }
-    q.insert_message(db, user_id, session_id, seq, now, m.role, m.msg, meta, extra)
+def _stored(m: MessageIn) -> dict[str, Any]:
+    """Return a message's fields as the store takes them (its JSON as text)."""
+    return {
+        "role": m.role,
+        "msg": m.msg,
+        "meta": m.meta.decode() if m.meta is not None else None,
+        "parts": m.parts.decode() if m.parts is not None else None,
+        "reasoning": m.reasoning,
+        "tool_calls": m.tool_calls.decode() if m.tool_calls is not None else None,
+        "tool_call_id": m.tool_call_id,
+        "name": m.name,
+        "status": m.status,
+    }
 
 
 def _append(db: Db, inp: AddChatInput, now: int, derived: str | None) -> tuple[str, int]:
@@ -84,8 +84,12 @@ def _append(db: Db, inp: AddChatInput, now: int, derived: str | None) -> tuple[s
         q.insert_session(db, inp.user_id, session_id, inp.session_title or derived, now, n)
         last = n
     first = last - n + 1
-    for i, message in enumerate(inp.chats):
-        _store_message(db, inp.user_id, session_id, first + i, now, message)
+    if n == 1 and inp.chats[0].plain:  # the seed's message: the statement it always had
+        m = inp.chats[0]
+        meta = m.meta.decode() if m.meta is not None else None
+        q.insert_message(db, inp.user_id, session_id, first, now, m.role, m.msg, meta)
+    else:
+        q.insert_messages(db, inp.user_id, session_id, first, now, [_stored(m) for m in inp.chats])
     return session_id, first
 
 

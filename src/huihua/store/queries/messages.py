@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 
-from huihua.store.queries._common import insert_row, matches
+from huihua.store.queries._common import matches
 from huihua.store.queries.sessions import BUMP, SESSION_KEY
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions, idempotency_records
@@ -34,18 +34,16 @@ _s = chat_sessions.c
 _m = chat_messages.c
 
 # A message with only the seed's fields is stored by the statement of before the fields of
-# API.md §5.1 (fewer parameters to bind on the hot path); any other, by the full one.
+# API.md §5.1 (fewer parameters to bind on the hot path); others by insert_messages.
 _SEED_FIELDS = ("user_id", "session_id", "seq", "role", "msg", "meta", "created_at")
 _INSERT_SEED_MESSAGE = Statement(
     insert(chat_messages).values({name: bindparam(name) for name in _SEED_FIELDS})
 )
-_INSERT_MESSAGE = insert_row(chat_messages)
 # The fields a message may have besides the seed's, and those /update_chat may change.
 EXTRA_FIELDS = ("parts", "reasoning", "tool_calls", "tool_call_id", "name", "status")
 CHANGEABLE = ("msg", "parts", "reasoning", "tool_calls", "meta", "status")
 MESSAGE_FIELDS = ("role", "msg", "seq", "created_at", "meta", *EXTRA_FIELDS, "updated_at")
 _MESSAGE_COLUMNS = tuple(_m[name] for name in MESSAGE_FIELDS)
-_NO_EXTRA = dict.fromkeys(EXTRA_FIELDS)
 
 
 def _append_alone(*, recorded: bool) -> Statement:
@@ -156,10 +154,9 @@ def insert_message(
     role: str,
     msg: str,
     meta: str | None,
-    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Store one message at its seq; ``extra``: its fields of :data:`EXTRA_FIELDS` that
-    are set (None or empty: none is)."""
+    """Store one message with the seed's fields only (role, msg, meta) at its seq; any
+    other goes through :func:`insert_messages`."""
     params = {
         "user_id": user_id,
         "session_id": session_id,
@@ -169,10 +166,43 @@ def insert_message(
         "meta": meta,
         "created_at": now,
     }
-    if not extra:
-        db.run(_INSERT_SEED_MESSAGE, **params)
-        return
-    db.run(_INSERT_MESSAGE, **(params | _NO_EXTRA | extra), updated_at=None)
+    db.run(_INSERT_SEED_MESSAGE, **params)
+
+
+_ROW_FIELDS = ("seq", "role", "msg", "meta", *EXTRA_FIELDS)
+_INSERT_MANY: dict[int, Statement] = {}
+
+
+def insert_messages(
+    db: Db,
+    user_id: str,
+    session_id: str,
+    first_seq: int,
+    now: int,
+    messages: list[dict[str, Any]],
+) -> None:
+    """Store messages at ``first_seq``, ``first_seq + 1``… in one statement (one round trip
+    on a server store, whatever their number); each a mapping of ``role``, ``msg``,
+    ``meta`` and :data:`EXTRA_FIELDS`."""
+    n = len(messages)
+    statement = _INSERT_MANY.get(n)
+    if statement is None:
+        rows = [
+            {
+                "user_id": bindparam("user_id"),
+                "session_id": bindparam("session_id"),
+                "created_at": bindparam("now"),
+                **{name: bindparam(f"{name}_{i}") for name in _ROW_FIELDS},
+            }
+            for i in range(n)
+        ]
+        statement = _INSERT_MANY[n] = Statement(insert(chat_messages).values(rows))
+    params: dict[str, Any] = {"user_id": user_id, "session_id": session_id, "now": now}
+    for i, message in enumerate(messages):
+        params[f"seq_{i}"] = first_seq + i
+        for name in _ROW_FIELDS[1:]:
+            params[f"{name}_{i}"] = message.get(name)
+    db.run(statement, **params)
 
 
 def _range(on: Any, direction: str | None) -> tuple[Any, Any]:
