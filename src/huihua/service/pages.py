@@ -7,12 +7,12 @@ session of 1,000 messages of 64 K characters never becomes a reply (or a list of
 hundreds of megabytes: the read stops at the first message that does not fit. A page always
 holds one message.
 
-Sizing is exact and cheap for the usual page: a batch whose texts' characters cannot
-overflow the cap is converted in one comprehension and measured by encoding it once (the
-reply is encoded again at the end: C speed, against Python per message); a batch that may
-not fit is measured message by message. The first batch is
-small where reads run side by side (see FIRST_BATCH); the next ones hold as many rows as
-the cap may still take, by the mean size of those read.
+Sizing is cheap until it matters: a batch is added whole while a bound of its JSON (six
+bytes per character of its texts) keeps the reply under the cap; past that, the messages
+kept so far are encoded once and each further one exactly. The store packs a message's
+fields beyond the seed's into one JSON array (``extras``), NULL for most messages. The
+first batch is small where reads run side by side (see FIRST_BATCH); the next ones hold as
+many rows as the cap may still take, by the mean size of those read.
 
 A ``streaming`` reply whose last change is older than ``streaming_timeout`` reads as
 ``failed`` (API.md §5.1): its back end died mid-reply.
@@ -39,8 +39,11 @@ from huihua.wire.replies import ChatOut, SessionInfoReply
 # reads at once stay within 32 MiB (64 rows took 129 MiB: bench/reply_cap.py).
 FIRST_BATCH_SERIAL, FIRST_BATCH = 64, 16
 BATCH_MAX = 1_000
-_MSG = operator.itemgetter(1)
-_NO_EXTRA = (None,) * (len(q.MESSAGE_FIELDS) - 5)
+_MSG, _META, _EXTRAS = operator.itemgetter(1), operator.itemgetter(4), operator.itemgetter(5)
+_PER_MESSAGE = 400  # bytes, at most: a message's keys, seq, times and status
+_decode_extras = msgspec.json.Decoder(
+    tuple[str | None, str | None, str | None, str | None, str | None, str | None, int | None]
+).decode
 _encode = msgspec.json.Encoder().encode
 _rfc3339 = timestamps.rfc3339
 _raw = msgspec.Raw
@@ -55,36 +58,48 @@ class PageAsk(msgspec.Struct, frozen=True):
 
 
 class _Page:
-    """The messages of a reply being built, and the reply's exact size so far."""
+    """The messages of a reply being built, and the reply's size so far: a bound while
+    the page is far from the cap, exact once it comes near."""
 
-    __slots__ = ("cap", "chats", "size")
+    __slots__ = ("base", "cap", "chats", "exact", "size")
 
     def __init__(self, cap: int, base: int) -> None:
         self.cap = cap
-        self.size = base  # the reply with no message in it ("chats":[])
+        self.base = base  # the reply with no message in it ("chats":[])
+        self.size = base
+        self.exact = False
         self.chats: list[ChatOut] = []
 
     def take(self, rows: list[Any], now: int, timeout_ms: int) -> bool:
         """Add the messages of ``rows`` in order while the reply stays within the cap (the
         first one always); return whether every one was added.
 
-        A batch whose text alone cannot overflow is converted in one comprehension and
-        measured by one encoding (C speed: the usual page); the others message by message.
+        A message's JSON is at most six bytes per character of its texts, plus its keys,
+        seq and times: while the batch's bound fits, it is converted in one comprehension
+        and not measured (the usual page); else message by message, exactly.
         """
-        if self.size + sum(map(len, map(_MSG, rows))) <= self.cap:
-            chats = [
-                ChatOut(
-                    r[0], r[1], r[2], _rfc3339(r[3]), None if r[4] is None else _raw(r[4].encode())
-                )
-                if r[5:] == _NO_EXTRA
-                else chat_out(r, now, timeout_ms)
-                for r in rows
-            ]
-            size = self.size + len(_encode(chats)) - 2 + (1 if self.chats else 0)
-            if size <= self.cap:
-                self.size = size
-                self.chats += chats
+        if not self.exact:
+            texts = sum(map(len, map(_MSG, rows)))
+            texts += sum(map(len, filter(None, map(_META, rows))))
+            texts += sum(map(len, filter(None, map(_EXTRAS, rows))))
+            bound = 6 * texts + _PER_MESSAGE * len(rows)
+            if self.size + bound <= self.cap:
+                self.size += bound
+                self.chats += [
+                    ChatOut(
+                        r[0],
+                        r[1],
+                        r[2],
+                        _rfc3339(r[3]),
+                        None if r[4] is None else _raw(r[4].encode()),
+                    )
+                    if r[5] is None
+                    else chat_out(r, now, timeout_ms)
+                    for r in rows
+                ]
                 return True
+            self.exact = True
+            self.size = self.base - 2 + len(_encode(self.chats))
         for row in rows:
             chat = chat_out(row, now, timeout_ms)
             size = self.size + len(_encode(chat)) + (1 if self.chats else 0)
@@ -96,8 +111,12 @@ class _Page:
 
 
 def chat_out(row: Any, now: int, timeout_ms: int) -> ChatOut:
-    """Return a stored message (a row of ``q.MESSAGE_FIELDS``) as read."""
-    role, msg, seq, at, meta, parts, reasoning, calls, call_id, name, status, updated = row
+    """Return a stored message (a row of ``q.PAGE_FIELDS``) as read."""
+    role, msg, seq, at, meta, extras = row
+    meta_raw = None if meta is None else _raw(meta.encode())
+    if extras is None:
+        return ChatOut(role, msg, seq, _rfc3339(at), meta_raw)
+    parts, reasoning, calls, call_id, name, status, updated = _decode_extras(extras)
     if status == "streaming" and now - (updated or at) > timeout_ms:
         status = "failed"
     return ChatOut(
@@ -105,7 +124,7 @@ def chat_out(row: Any, now: int, timeout_ms: int) -> ChatOut:
         msg,
         seq,
         _rfc3339(at),
-        None if meta is None else _raw(meta.encode()),
+        meta_raw,
         None if parts is None else _raw(parts.encode()),
         reasoning or "",
         None if calls is None else _raw(calls.encode()),
