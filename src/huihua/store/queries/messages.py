@@ -254,9 +254,7 @@ def _range(on: Any, direction: str | None) -> tuple[Any, Any]:
 
 def _messages(direction: str | None) -> Statement:
     where, order = _range(and_(matches(_m.user_id), matches(_m.session_id)), direction)
-    return Statement(
-        select(*_PAGE_COLUMNS).where(where).order_by(order).limit(bindparam("limit"))
-    )
+    return Statement(select(*_PAGE_COLUMNS).where(where).order_by(order).limit(bindparam("limit")))
 
 
 def _session_messages(direction: str | None) -> Statement:
