@@ -112,6 +112,7 @@ REQUEST_FIELDS: dict[str, dict[str, str]] = {
     },
     "/delete_sessions": {"user_id": "string", "request_id": "string"},
     "/delete_user": {"user_id": "string", "request_id": "string"},
+    "/export_user_data": {"user_id": "string", "request_id": "string"},
     "/login": {"code": "string", "request_id": "string"},
 }
 REQUIRED = {
@@ -126,6 +127,7 @@ REQUIRED = {
     "/delete_specific_session": {"user_id", "session_id"},
     "/delete_sessions": {"user_id"},
     "/delete_user": {"user_id"},
+    "/export_user_data": {"user_id"},
     "/login": {"code"},
 }
 
@@ -156,6 +158,7 @@ REPLY_FIELDS: dict[str, dict[str, str]] = {
     "/delete_specific_session": {},
     "/delete_sessions": {"deleted": "integer"},
     "/delete_user": {},
+    "/export_user_data": {"user": "object", "sessions": "array"},
     "/login": {
         "user_id": "string",
         "token": "string",
@@ -204,6 +207,7 @@ ERROR_STATUSES: dict[str, set[str]] = {
     "/delete_specific_session": _ANY | {"404", "409"},
     "/delete_sessions": _ANY | {"404", "409"},
     "/delete_user": _ANY | {"404", "409"},
+    "/export_user_data": _ANY | {"404"},
     "/login": _ANY | {"401", "429"},
 }
 # With auth on, a credential (3) and the rate limits (7) answer too.

@@ -18,6 +18,7 @@ from huihua import service
 from huihua.access.credentials import Access, Principal
 from huihua.access.wechat import WeChat
 from huihua.config import Settings
+from huihua.http.pipeline import Streamed
 from huihua.store import Store
 from huihua.timestamps import rfc3339
 from huihua.wire import checks as v
@@ -144,6 +145,18 @@ async def delete_user(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     who.check(req.user_id)
     call = _write_call("/delete_user", parsed, req)
     return await service.delete_user(ctx.store, call, req.user_id)
+
+
+async def export_user_data(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_user_only(parsed)
+    who.check(req.user_id)
+    chunks = await service.export_user_data(
+        ctx.store,
+        parsed.request_id,
+        req.user_id,
+        streaming_timeout_ms=ctx.settings.streaming_timeout * 1000,
+    )
+    return Streamed(chunks)
 
 
 async def login(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
@@ -275,6 +288,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rq.DeleteUserRequest,
         Envelope,
         delete_user,
+        {"user_id": "u1"},
+    ),
+    Endpoint(
+        "/export_user_data",
+        "A user's data, whole: the profile, every session and message (streamed, one snapshot).",
+        rq.ExportUserDataRequest,
+        rp.ExportUserDataReply,
+        export_user_data,
         {"user_id": "u1"},
     ),
     Endpoint(

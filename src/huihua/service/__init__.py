@@ -22,6 +22,7 @@ from huihua.service.chats import (
     delete_specific_session,
     query_session_names,
 )
+from huihua.service.export import export_user_data
 from huihua.service.idempotency import Idempotency, WriteCall
 from huihua.service.login import LoginFacts, login, login_code_hash
 from huihua.service.messages import delete_chat, update_chat
@@ -41,6 +42,7 @@ __all__ = [
     "delete_sessions",
     "delete_specific_session",
     "delete_user",
+    "export_user_data",
     "login",
     "login_code_hash",
     "query_session_info",

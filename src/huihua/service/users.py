@@ -63,20 +63,23 @@ async def query_user_info(store: Store, request_id: str, user_id: str) -> bytes:
     row = await store.read(lambda db: q.get_user(db, user_id))
     if row is None:
         raise NotFound(USER_NOT_FOUND)
-    reply: dict[str, Any] = {
-        "request_id": request_id,
-        "ok": 0,
-        "failed": "",
+    return _encode({"request_id": request_id, "ok": 0, "failed": "", **profile_of(row)})
+
+
+def profile_of(row: Any) -> dict[str, Any]:
+    """Return a stored user as query_user_info shows it (the envelope aside): the seed's
+    fields, the further profile fields at top level, the times."""
+    profile: dict[str, Any] = {
         "user_id": row.user_id,
         "user_name": row.user_name,
         "phone": row.phone,
         "email": row.email,
     }
     if row.profile:
-        reply.update(_decode(row.profile))
-    reply["created_at"] = _rfc3339(row.created_at)
-    reply["updated_at"] = _rfc3339(row.updated_at)
-    return _encode(reply)
+        profile.update(_decode(row.profile))
+    profile["created_at"] = _rfc3339(row.created_at)
+    profile["updated_at"] = _rfc3339(row.updated_at)
+    return profile
 
 
 async def token_nonce(store: Store, user_id: str) -> str | None:

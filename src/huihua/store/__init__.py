@@ -22,7 +22,7 @@ every ``Db`` as ``db.caps``. Queries and the runner branch on it, never on a dia
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
@@ -40,6 +40,7 @@ from huihua.store.engine import (
 from huihua.store.errors import Refusing
 from huihua.store.runner import PooledRunner, SqliteRunner
 from huihua.store.sql import Db
+from huihua.store.streams import snapshot_chunks
 
 T = TypeVar("T")
 
@@ -69,6 +70,11 @@ class Store:
         of one moment, whatever commits meanwhile (REPEATABLE READ, or SQLite's WAL
         snapshot): for long reads that must agree with themselves, such as an export."""
         return await self._runner.snapshot(fn)
+
+    def snapshot_chunks(self, produce: Callable[[Db], Iterator[bytes]]) -> AsyncIterator[bytes]:
+        """Return the chunks the generator ``produce(db)`` makes inside one snapshot (as
+        :meth:`snapshot`), as they come, a few in flight at most (streams.py)."""
+        return snapshot_chunks(self.snapshot, produce)
 
     @property
     def reads_one_at_a_time(self) -> bool:

@@ -6,6 +6,8 @@ in every body; a failure is the envelope alone (:func:`error_body`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from huihua.errors import HuihuaError
@@ -120,6 +122,19 @@ class SessionInfoReply(Envelope):
     session_title: str = ""
     chats: list[ChatOut] = msgspec.field(default_factory=list)
     has_more: bool = False
+
+
+class ExportedSession(SessionOut):
+    """A session as query_session_names lists it, with its messages."""
+
+    chats: list[ChatOut] = msgspec.field(default_factory=list)
+
+
+class ExportUserDataReply(Envelope):
+    """Schema of /export_user_data (sent streamed): ``user`` as query_user_info gives it."""
+
+    user: dict[str, Any] = msgspec.field(default_factory=dict)
+    sessions: list[ExportedSession] = msgspec.field(default_factory=list)
 
 
 class DeleteSessionsReply(Envelope):

@@ -148,6 +148,10 @@ class DeleteUserRequest(Request):
     user_id: str
 
 
+class ExportUserDataRequest(Request):
+    user_id: str
+
+
 class LoginRequest(Request):
     """The mini-program's ``wx.login`` code."""
 
