@@ -25,6 +25,7 @@ tells where everything is (ports, process ids, URLs, the service key). Nodes run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -42,11 +43,12 @@ NODES = 3
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 DB_NAME, DB_USER = "huihua", "huihua"
 CHECK_USER = "haproxy_check"  # no password, no grants: HAProxy's mysql-check logs in as it
-# Galera's failure detector: a node silent for 0.8 s is suspected and, once the others
-# agree, dropped from the cluster; the survivors' commits wait for that (defaults: 5 s).
+# Galera's failure detector: a node silent for 1 s is suspected and, once the others
+# agree, dropped from the cluster; the survivors' commits wait for that (default: 5 s).
+# Shorter, or a shorter install or inactive timeout, and nodes failed to join here.
 EVS = (
-    "evs.keepalive_period=PT0.2S;evs.inactive_check_period=PT0.2S;"
-    "evs.suspect_timeout=PT0.8S;evs.inactive_timeout=PT2S;evs.install_timeout=PT2S"
+    "evs.keepalive_period=PT0.25S;evs.inactive_check_period=PT0.25S;"
+    "evs.suspect_timeout=PT1S;evs.inactive_timeout=PT5S"
 )
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -214,7 +216,7 @@ def start_node(top: Path, i: int, *, new_cluster: bool = False) -> int:
     command = ["mariadbd", f"--defaults-file={home}/my.cnf"]
     if new_cluster:
         command.append("--wsrep-new-cluster")
-    log = open(home / "stdout.log", "ab")  # noqa: SIM115: the daemon keeps it
+    log = open(home / "stdout.log", "ab")  # noqa: SIM115 (the daemon keeps it)
     process = subprocess.Popen(
         command, **as_mysql(home), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -243,7 +245,7 @@ def start_host(top: Path, j: int, state: dict[str, Any]) -> int:
         HUIHUA_TRUSTED_PROXIES="127.0.0.1",
         HUIHUA_LOG_LEVEL=os.environ.get("HUIHUA_LOG_LEVEL", "warning"),
     )
-    log = open(top / f"host{j}.log", "ab")  # noqa: SIM115: the daemon keeps it
+    log = open(top / f"host{j}.log", "ab")  # noqa: SIM115 (the daemon keeps it)
     process = subprocess.Popen(
         [sys.executable, "-m", "huihua", "serve", "--port", str(p["host"][j - 1])],
         env=env,
@@ -256,6 +258,17 @@ def start_host(top: Path, j: int, state: dict[str, Any]) -> int:
     url = f"http://127.0.0.1:{p['host'][j - 1]}/healthz"
     wait(lambda: answers(url), 60, f"host{j} /healthz", process)
     return process.pid
+
+
+def db_answers(state: dict[str, Any], port: int) -> bool:
+    """Return whether the database answers a query through a port (HAProxy's)."""
+    done = subprocess.run(
+        ["mariadb", "-h127.0.0.1", f"-P{port}", f"-u{DB_USER}", "-N", "-e", "SELECT 1"],
+        env={"PATH": SYSTEM_PATH, "MYSQL_PWD": state["db_password"]},
+        capture_output=True,
+        timeout=10,
+    )
+    return done.returncode == 0
 
 
 def _listening(port: int) -> bool:
@@ -291,7 +304,7 @@ def up(top: Path, base: int, hosts: int) -> dict[str, Any]:
         raise SystemExit(f"galera: {top} is not empty: name a new folder with --dir")
     began = time.monotonic()
     top.mkdir(parents=True, exist_ok=True)
-    top.chmod(0o755)
+    top.chmod(0o755)  # (and its parents must let the mysql user through)
     p = ports(base)
     password = secrets.token_urlsafe(18)
     state: dict[str, Any] = {
@@ -343,8 +356,10 @@ def up(top: Path, base: int, hosts: int) -> dict[str, Any]:
         start_node(top, i)
     state = load(top)
     redis = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(p["redis"]), "--save", ""]
-        + ["--appendonly", "no", "--dir", str(top), "--logfile", str(top / "redis.log")],
+        [
+            *("redis-server", "--bind", "127.0.0.1", "--port", str(p["redis"]), "--save", ""),
+            *("--appendonly", "no", "--dir", str(top), "--logfile", str(top / "redis.log")),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -373,6 +388,7 @@ def up(top: Path, base: int, hosts: int) -> dict[str, Any]:
     if migrated.returncode != 0:
         raise SystemExit(f"galera: huihua migrate failed:\n{migrated.stderr[-2000:]}")
     for j in range(1, hosts + 1):
+        wait(lambda j=j: db_answers(state, p["db_front"][j - 1]), 30, f"db{j} through HAProxy")
         state["pids"][f"host{j}"] = start_host(top, j, state)
         save(top, state)
     wait(lambda: answers(state["front_url"] + "/healthz"), 30, "HAProxy's front /healthz")
@@ -405,18 +421,14 @@ def down(top: Path, *, remove: bool = True) -> None:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _alive(pid: int) -> bool:
     """Return whether a process runs (a zombie waiting for its parent does not)."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -438,8 +450,9 @@ def main(argv: list[str]) -> int:
             state = up(top, args.base_port, args.hosts)
         except BaseException:
             print(f"galera: up failed; logs in {top}; stopping what started", file=sys.stderr)
-            for log in sorted(top.glob("node*/error.log"))[:3]:
-                print(f"--- {log}\n{log.read_text(errors='replace')[-1500:]}", file=sys.stderr)
+            logs = [*sorted(top.glob("node*/error.log")), *sorted(top.glob("*.log"))]
+            for log in logs:
+                print(f"--- {log}\n{log.read_text(errors='replace')[-1200:]}", file=sys.stderr)
             down(top, remove=False)
             raise
         print(f"galera: up in {state['up_in_s']} s; {top}/topology.json")
