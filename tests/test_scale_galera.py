@@ -14,6 +14,8 @@ started again and rejoins (IST) while the load goes on. Proves:
 - every acknowledged message is stored once, at the seq it was answered with, on every
   node; every session's seqs run 1..N and its chat_count is N, on every node;
 - the killed node, restarted, has rejoined (Synced, cluster size 3) with the same data;
+- one request_id sent to the three hosts at once (TWINS copies) makes one write, and
+  every copy acknowledged gets the same reply;
 - host 2 reaches a live node within FAILOVER_S of the kill (a write sent then is
   acknowledged, once Galera has dropped the dead node: within ACK_AGAIN_S); every host
   served writes.
@@ -52,6 +54,7 @@ AFTER_REJOIN = 300  # and after the killed node is back
 FAILOVER_S = 2.0  # host 2 reaches a live node within this of its node's death
 ACK_AGAIN_S = 5.0  # and its write is acknowledged (once Galera dropped the dead node)
 WRITE_PATIENCE_S = 60  # a write not acknowledged by then fails the test
+TWIN_ROUNDS, TWINS = 10, 12  # one request_id sent to every host at once, copies a round
 
 
 def _ports_free(base: int) -> bool:
@@ -104,6 +107,7 @@ class Load:
     served_by: Counter[str] = field(default_factory=Counter)
     bad: list[str] = field(default_factory=list)
     stop: bool = False
+    twins: int = 0
 
 
 async def write_until_acknowledged(
@@ -192,10 +196,51 @@ async def scenario(state: dict[str, Any]) -> tuple[Load, tuple[float, float], fl
             rejoin_s = time.monotonic() - began
             target = len(load.acked) + AFTER_REJOIN
             await wait_for(lambda: len(load.acked) >= target or load.bad, 120, "load after")
+            for n in range(TWIN_ROUNDS):  # under load: one request_id to every host at once
+                await twins(state, headers, load, f"scale-u{n % USERS}", f"s{n % SESSIONS}")
         finally:
             load.stop = True
             await asyncio.gather(*writers, return_exceptions=True)
     return load, failover_s, rejoin_s
+
+
+async def twins(
+    state: dict[str, Any], headers: dict[str, str], load: Load, user: str, session: str
+) -> None:
+    """Send TWINS copies of one append (one request_id) straight to the hosts, spread over
+    all three at once: every ok 0 reply must be the same, and one message is made."""
+    request_id = f"r-twin-{uuid.uuid4().hex}"
+    body = {"request_id": request_id, "user_id": user, "session_id": session}
+    body.update(role="user", msg=f"m {request_id}")
+    bases = [f"http://127.0.0.1:{port}" for port in state["ports"]["host"]]
+    clients = [httpx.AsyncClient(base_url=b, headers=headers, timeout=30) for b in bases]
+    try:
+        replies = await asyncio.gather(
+            *(clients[n % len(clients)].post("/add_chat", json=body) for n in range(TWINS))
+        )
+    finally:
+        for client in clients:
+            await client.aclose()
+    answers = [r.json() for r in replies]
+    assert {a["ok"] for a in answers} <= {0, 8}, answers
+    acked = {r.content for r, a in zip(replies, answers, strict=True) if a["ok"] == 0}
+    if not acked:  # every copy ok 8: a retry with the request_id makes or finds the write
+        seq_at = await write_again(bases[0], headers, body)
+        acked = {seq_at}
+    seqs = {json.loads(a)["seq"] for a in acked}
+    assert len(seqs) == 1 and len(acked) == 1, acked
+    load.acked.append((user, session, seqs.pop(), body["msg"]))
+    load.twins += 1
+
+
+async def write_again(base: str, headers: dict[str, str], body: dict[str, Any]) -> bytes:
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        for _ in range(100):
+            response = await client.post("/add_chat", json=body)
+            if response.json()["ok"] == 0:
+                return response.content
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"not acknowledged: {body['request_id']}")
 
 
 def node_rows(url: str) -> tuple[set[tuple[str, str, int, str]], dict[tuple[str, str], int]]:
@@ -271,7 +316,8 @@ def test_a_node_killed_under_load_through_every_host_loses_nothing(
     assert failover_s[1] < ACK_AGAIN_S, failover_s
     print(
         f"\ngalera scale: {len(load.acked)} writes acknowledged through 3 hosts "
-        f"({dict(load.served_by)}), answers {dict(load.codes)}, {len(per_session)} sessions; "
+        f"({dict(load.served_by)}), answers {dict(load.codes)}, {len(per_session)} sessions, "
+        f"{load.twins} rounds of {TWINS} twins one write each; "
         f"node2 SIGKILLed: host2's write sent {failover_s[0]:.2f} s later reached a live node "
         f"and was acknowledged at {failover_s[1]:.2f} s; node2 rejoined "
         f"in {rejoin_s:.1f} s; set-up {topology.get('up_in_s')} s, run "
