@@ -15,6 +15,7 @@ Layout (the ports from ``--base-port`` B, 23300 by default; DIR /tmp/huihua-gale
     node i: SQL :B+i, Galera group :B+10+i, IST :B+20+i, SST (rsync) :B+30+i
     Redis :B+70;  HAProxy :B+61, :B+62, :B+63 serve the first 1, 2, 3 hosts only (bench/)
 
+HAProxy's state: ``echo "show stat" | socat - DIR/haproxy.sock`` (``server_down`` here).
 Each host is pointed at a node of its own through HAProxy; when that node dies, HAProxy
 marks it down within a second and sends the host's new connections to a live node (its
 open ones are cut), and moves them back once the node is up again. DIR/topology.json
@@ -123,6 +124,7 @@ def haproxy_cfg(top: Path, p: dict[str, Any], hosts: int) -> Path:
         "global",
         "    maxconn 4000",
         f"    pidfile {top}/haproxy.pid",
+        f"    stats socket {top}/haproxy.sock mode 600 level operator",
         "defaults",
         "    timeout connect 2s",
         "    timeout client 1h",
@@ -258,6 +260,22 @@ def start_host(top: Path, j: int, state: dict[str, Any]) -> int:
     url = f"http://127.0.0.1:{p['host'][j - 1]}/healthz"
     wait(lambda: answers(url), 60, f"host{j} /healthz", process)
     return process.pid
+
+
+def server_down(top: Path, backend: str, server: str) -> bool:
+    """Return whether HAProxy has marked a server of a backend (``db2``, ``node2``) down."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(2)
+        sock.connect(str(top / "haproxy.sock"))
+        sock.sendall(b"show stat\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    for line in data.decode().splitlines():
+        fields = line.split(",")
+        if fields[:2] == [backend, server]:
+            return fields[17].startswith("DOWN")  # the status column
+    raise LookupError(f"{backend}/{server}: not in HAProxy's stats")
 
 
 def db_answers(state: dict[str, Any], port: int) -> bool:

@@ -33,7 +33,7 @@ from huihua.timestamps import now_ms, rfc3339
 log = logging.getLogger("huihua.store")
 
 UNAVAILABLE = "storage: unavailable; nothing was written, retry is safe"
-BUSY = "storage: busy (conflicting writes kept failing this one); retry is safe"
+BUSY = "storage: busy (conflicting writes, or a database node not ready); retry is safe"
 
 # PostgreSQL SQLSTATEs that mean "run the transaction again".
 SERIALIZATION_FAILURE = "40001"  # SERIALIZABLE lost a race; CockroachDB's restart error
