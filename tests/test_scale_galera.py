@@ -14,6 +14,7 @@ started again and rejoins (IST) while the load goes on. Proves:
 - every acknowledged message is stored once, at the seq it was answered with, on every
   node; every session's seqs run 1..N and its chat_count is N, on every node;
 - the killed node, restarted, has rejoined (Synced, cluster size 3) with the same data;
+- BURST appends sent at once to one session through the three hosts get seqs 1..BURST;
 - one request_id sent to the three hosts at once (TWINS copies) makes one write, and
   every copy acknowledged gets the same reply;
 - HAProxy sends host 2 to a live node within FAILOVER_S of the kill, and host 2
@@ -60,6 +61,7 @@ FAILOVER_S = 2.0  # HAProxy sends host 2 to a live node within this of its node'
 ACK_AGAIN_S = 6.0  # and host 2 acknowledges a write (once Galera dropped the dead node)
 WRITE_PATIENCE_S = 60  # a write not acknowledged by then fails the test
 TWIN_ROUNDS, TWINS = 10, 12  # one request_id sent to every host at once, copies a round
+BURST = 320  # appends sent at once to one session through the three hosts
 
 
 def _ports_free(base: int) -> bool:
@@ -179,8 +181,8 @@ async def scenario(state: dict[str, Any]) -> tuple[Load, tuple[float, float], fl
             base_url=f"http://127.0.0.1:{state['ports']['host'][1]}", headers=headers, timeout=30
         ) as host2,
     ):
-        for u in range(USERS):
-            reply = (await front.post("/add_user", json={"user_id": f"scale-u{u}"})).json()
+        for user in [f"scale-u{u}" for u in range(USERS)] + ["scale-burst"]:
+            reply = (await front.post("/add_user", json={"user_id": user})).json()
             assert reply["ok"] == 0, reply
         writers = [asyncio.ensure_future(writer(front, load, n)) for n in range(WRITERS)]
         try:
@@ -204,10 +206,31 @@ async def scenario(state: dict[str, Any]) -> tuple[Load, tuple[float, float], fl
             await wait_for(lambda: len(load.acked) >= target or load.bad, 120, "load after")
             for n in range(TWIN_ROUNDS):  # under load: one request_id to every host at once
                 await twins(state, headers, load, f"scale-u{n % USERS}", f"s{n % SESSIONS}")
+            await burst(state, headers, load)
         finally:
             load.stop = True
             await asyncio.gather(*writers, return_exceptions=True)
     return load, failover_s, rejoin_s
+
+
+async def burst(state: dict[str, Any], headers: dict[str, str], load: Load) -> None:
+    """BURST appends at once to one session, spread over the three hosts (so over the
+    three nodes): the most cross-node contention, each write retried until acknowledged."""
+    bases = [f"http://127.0.0.1:{port}" for port in state["ports"]["host"]]
+    limits = httpx.Limits(max_connections=BURST)
+    clients = [
+        httpx.AsyncClient(base_url=b, headers=headers, timeout=60, limits=limits) for b in bases
+    ]
+    try:
+        await asyncio.gather(
+            *(
+                write_until_acknowledged(clients[n % len(clients)], load, "scale-burst", "s0")
+                for n in range(BURST)
+            )
+        )
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 def marked_down(state: dict[str, Any]) -> float:

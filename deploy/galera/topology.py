@@ -155,7 +155,10 @@ def haproxy_cfg(top: Path, p: dict[str, Any], hosts: int) -> Path:
         "    timeout server 60s",
         "    timeout http-keep-alive 10s",
         "    http-response set-header x-served-by %s",
-        "    default-server inter 500 fastinter 250 rise 2 fall 2",
+        # /healthz waits behind a busy host's queries: patient checks, lest HAProxy
+        # turn every host away under a burst (it then answers 503 itself)
+        "    timeout check 5s",
+        "    default-server inter 1s fastinter 500 rise 2 fall 3",
     ]
     fronts = [("front", p["front"], hosts)]
     fronts += [(f"front{n}", p["front_first"][n - 1], n) for n in range(1, hosts + 1)]
