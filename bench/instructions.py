@@ -58,6 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", required=True, help="git ref of build A")
     parser.add_argument("--head", default="worktree", help="git ref of build B, or 'worktree'")
+    parser.add_argument("--modes", default="add,read", help="of: add (add_chat), read")
     parser.add_argument("--n1", type=int, default=200, help="requests of the short run")
     parser.add_argument("--n2", type=int, default=1800, help="requests of the long run")
     args = parser.parse_args()
@@ -68,6 +69,8 @@ def main() -> None:
         for b in builds:
             print(f"{b.name}: {b.label}")
         for mode, name in MODES.items():
+            if mode not in args.modes.split(","):
+                continue
             per = {}
             for b in builds:
                 short = instructions(b.src, mode, args.n1)

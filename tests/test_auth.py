@@ -50,8 +50,10 @@ EXPECTED: dict[str, dict[str, int]] = {
     "expired token": dict.fromkeys(PATHS, 3) | {"GET /healthz": 0},
     # A's token, B's user_id: forbidden (the API description is the back end's alone).
     "A on B": dict.fromkeys(PATHS, 4) | {"/login": 0, "GET /healthz": 0},
-    # A's token on A's own data: fine, but never add_user, an ai message or the API doc.
-    "backend only": _ALL | {"/add_user": 4, "/add_chat": 4, "GET /openapi.json": 4},
+    # A's token on A's own data: fine, but never add_user, a message whose role is not
+    # "user" (the examples of add_chats hold an ai placeholder), update_chat or the API doc.
+    "backend only": _ALL
+    | {"/add_user": 4, "/add_chat": 4, "/add_chats": 4, "/update_chat": 4, "GET /openapi.json": 4},
     "service": _ALL,
 }
 
@@ -71,10 +73,12 @@ def _body(path: str, user_id: str, session_id: str, *, role: str = "user") -> An
 
 
 def _user_with_session(api: Api) -> tuple[str, str, str]:
-    """Return (user_id, token, session_id) of a user who logged in and has a session."""
+    """Return (user_id, token, session_id) of a user who logged in and has a session of two
+    messages: "user" at seq 1, "ai" at seq 2 (the examples' update_chat and delete_chat)."""
     reply = login(api)
     user_id = reply["user_id"]
-    added = api.call("/add_chat", user_id=user_id, session_id="s1", role="user", msg="hello")
+    turn = [{"role": "user", "msg": "hello"}, {"role": "ai", "msg": "hi"}]
+    added = api.call("/add_chats", user_id=user_id, session_id="s1", chats=turn)
     assert added["ok"] == 0, added
     return user_id, reply["token"], "s1"
 
@@ -100,9 +104,9 @@ def test_who_may_call_what(secured: Api, path: str, case: str) -> None:
         response = send(secured, path, _body(path, owner, session, role=role), credential)
     assert answer(response) == EXPECTED[case][path], response.text
     if EXPECTED[case][path] != 0 and path in POST_PATHS and "user_id" in field_kinds(path):
-        # refused means untouched: the owner, their session and its one message are there
+        # refused means untouched: the owner, their session and its two messages are there
         info = secured.call("/query_session_info", user_id=owner, session_id=session)
-        assert [c["msg"] for c in info["chats"]] == ["hello"], info
+        assert [c["msg"] for c in info["chats"]] == ["hello", "hi"], info
         assert secured.call("/query_user_info", user_id=owner)["user_name"] == ""
     if path == "GET /healthz":
         assert set(response.json()) <= {
@@ -125,7 +129,7 @@ def test_a_user_token_works_on_its_own_data_and_fills_an_absent_user_id(
     if path == "/query_session_names":
         assert [s["session_id"] for s in reply.json()["sessions"]] == [session]
     if path == "/add_chat":
-        assert reply.json()["seq"] == 2
+        assert reply.json()["seq"] == 3  # after the user message and the ai reply
 
 
 def test_the_service_key_still_needs_a_user_id(secured: Api) -> None:

@@ -76,7 +76,7 @@ CASES = [(path, method, GenerationMode.POSITIVE) for path, method in OPERATIONS]
 ]
 # JSON Schema counts 5.0 as an integer; the server (msgspec, strict) refuses it as a
 # wrongly typed field (ok 1), as it has always done. A valid request says 5.
-INTEGER_FIELDS = ("limit", "before_seq")
+INTEGER_FIELDS = ("limit", "before_seq", "after_seq", "seq", "from_seq")
 # API.md §2's request_id: what the document says. Until the branch that makes the server
 # enforce it is merged, the server still accepts any 1-128 characters without control
 # characters (spaces, non-ASCII): that one acceptance of invalid data is expected.
@@ -95,10 +95,61 @@ def _only_the_request_id_rule(case: Any, group: FailureGroup) -> bool:
     )
 
 
+def _valid_message(message: Any) -> None:
+    """Make a generated message keep the rules of API.md §5.1 that tie its fields together,
+    which the document gives in words (ChatIn's description), not as a schema."""
+    if not isinstance(message, dict):
+        return
+    for part in message.get("parts") or ():  # 5.0 for 5: see INTEGER_FIELDS
+        for name in ("size", "width", "height", "duration_ms"):
+            value = part.get(name) if isinstance(part, dict) else None
+            if isinstance(value, float) and value.is_integer():
+                part[name] = int(value)
+    role = message.get("role")
+    if role != "ai":
+        for name in ("reasoning", "tool_calls", "status"):
+            message.pop(name, None)
+    if role == "tool":
+        if not message.get("tool_call_id"):
+            message["tool_call_id"] = "call-1"
+    else:
+        message.pop("tool_call_id", None)
+        message.pop("name", None)
+    unfinished = message.get("status") not in (None, "complete")
+    if message.get("msg") == "" and not (
+        message.get("parts") or message.get("tool_calls") or unfinished
+    ):
+        message["msg"] = "x"
+
+
 def _valid(case: Any) -> None:
     """Make a generated valid request one that the server can take as valid."""
     if not isinstance(case.body, dict):
         return
+    path = case.operation.path
+    if path == "/add_chat":
+        _valid_message(case.body)
+    if path == "/add_chats":
+        for message in case.body.get("chats") or ():
+            _valid_message(message)
+    if path == "/update_chat":
+        _valid_message({"role": "ai", "parts": case.body.get("parts")})  # its numbers
+    if path == "/update_chat" and not {
+        "msg",
+        "parts",
+        "reasoning",
+        "tool_calls",
+        "meta",
+        "status",
+    } & set(case.body):
+        case.body["msg"] = "x"  # an update changes something (ok 1 otherwise)
+    if path == "/delete_chat":  # seq or from_seq, one of the two
+        if case.body.get("seq") is not None:
+            case.body.pop("from_seq", None)
+        elif case.body.get("from_seq") is None:
+            case.body["seq"] = 1
+    if path == "/query_session_info" and case.body.get("before_seq") is not None:
+        case.body.pop("after_seq", None)  # not both
     for name in INTEGER_FIELDS:
         value = case.body.get(name)
         if isinstance(value, float) and value.is_integer():

@@ -32,6 +32,11 @@ ALLOWED: dict[str, set[str]] = {
     "access": SHARED | {"config", "wire"},
     "http": SHARED | {"config", "logs", "wire", "access", "service", "store"},
     "cli": SHARED | {"config", "logs", "http", "store"},
+    # The Python client runs in the app's back end: the contract and the error tree only.
+    "client": {"errors", "wire"},
+    # The LangChain and LlamaIndex histories, over the client.
+    "langchain": {"client", "errors", "wire"},
+    "llamaindex": {"client", "errors", "wire"},
     "__init__": set(),
     "__main__": {"cli"},
 }
@@ -39,6 +44,8 @@ ALLOWED: dict[str, set[str]] = {
 ONLY_IN = {"sqlalchemy": {"store", "migrations"}, "alembic": {"migrations", "store"}}
 # uvicorn: cli runs it; http/protocol.py adds the connection timeouts it lacks.
 ONLY_IN |= {"starlette": {"http"}, "uvicorn": {"cli", "http"}}
+# The frameworks of the optional extras: only their own histories import them.
+ONLY_IN |= {"langchain_core": {"langchain"}, "llama_index": {"llamaindex"}}
 
 
 def _modules() -> list[Path]:

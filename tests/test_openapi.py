@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 WRITE_PATHS = (
     "/add_user",
     "/add_chat",
+    "/add_chats",
+    "/update_chat",
+    "/delete_chat",
     "/delete_specific_session",
     "/delete_sessions",
     "/delete_user",
@@ -54,6 +57,39 @@ REQUEST_FIELDS: dict[str, dict[str, str]] = {
         "session_title": "string",
         "meta": "object",
         "request_id": "string",
+        # API.md §5.1
+        "parts": "array",
+        "reasoning": "string",
+        "tool_calls": "array",
+        "tool_call_id": "string",
+        "name": "string",
+        "status": "string",
+    },
+    "/add_chats": {
+        "user_id": "string",
+        "chats": "array",
+        "session_id": "string",
+        "session_title": "string",
+        "request_id": "string",
+    },
+    "/update_chat": {
+        "user_id": "string",
+        "session_id": "string",
+        "seq": "integer",
+        "msg": "string",
+        "parts": "array",
+        "reasoning": "string",
+        "tool_calls": "array",
+        "meta": "object",
+        "status": "string",
+        "request_id": "string",
+    },
+    "/delete_chat": {
+        "user_id": "string",
+        "session_id": "string",
+        "seq": "integer",
+        "from_seq": "integer",
+        "request_id": "string",
     },
     "/query_session_names": {
         "user_id": "string",
@@ -66,6 +102,7 @@ REQUEST_FIELDS: dict[str, dict[str, str]] = {
         "session_id": "string",
         "limit": "integer",
         "before_seq": "integer",
+        "after_seq": "integer",
         "request_id": "string",
     },
     "/delete_specific_session": {
@@ -81,6 +118,9 @@ REQUIRED = {
     "/add_user": {"user_id"},
     "/query_user_info": {"user_id"},
     "/add_chat": {"user_id", "role", "msg"},
+    "/add_chats": {"user_id", "chats"},
+    "/update_chat": {"user_id", "session_id", "seq"},
+    "/delete_chat": {"user_id", "session_id"},
     "/query_session_names": {"user_id"},
     "/query_session_info": {"user_id", "session_id"},
     "/delete_specific_session": {"user_id", "session_id"},
@@ -102,6 +142,9 @@ REPLY_FIELDS: dict[str, dict[str, str]] = {
         "updated_at": "string",
     },
     "/add_chat": {"session_id": "string", "seq": "integer", "created_at": "string"},
+    "/add_chats": {"session_id": "string", "seqs": "array", "created_at": "string"},
+    "/update_chat": {"seq": "integer", "updated_at": "string"},
+    "/delete_chat": {"deleted": "integer"},
     "/query_session_names": {"sessions": "array", "next_cursor": "string"},
     "/query_session_info": {
         "user_id": "string",
@@ -134,6 +177,14 @@ ITEM_FIELDS = {
         "seq": "integer",
         "created_at": "string",
         "meta": "object",
+        # API.md §5.1: left out at their default
+        "parts": "array",
+        "reasoning": "string",
+        "tool_calls": "array",
+        "tool_call_id": "string",
+        "name": "string",
+        "status": "string",
+        "updated_at": "string",
     },
 }
 # The failures each POST endpoint can answer with (API.md §1, §3, §6), auth off: invalid (1),
@@ -145,6 +196,9 @@ ERROR_STATUSES: dict[str, set[str]] = {
     "/add_user": _ANY | {"409"},
     "/query_user_info": _ANY | {"404"},
     "/add_chat": _ANY | {"404", "409"},
+    "/add_chats": _ANY | {"404", "409"},
+    "/update_chat": _ANY | {"404", "409"},  # 409: ok 5, or ok 11 (not an ai reply)
+    "/delete_chat": _ANY | {"404", "409"},
     "/query_session_names": _ANY | {"404"},
     "/query_session_info": _ANY | {"404"},
     "/delete_specific_session": _ANY | {"404", "409"},
@@ -161,7 +215,16 @@ FIELD_RULES: dict[str, dict[str, Any]] = {
     "user_id": {**TEXT, "minLength": 1, "maxLength": 128},
     "session_id": {**TEXT, "minLength": 1, "maxLength": 64},
     "request_id": {**TEXT, "minLength": 1, "maxLength": 128, "pattern": "^[!-~]{1,128}$"},
-    "msg": {**TEXT, "minLength": 1, "maxLength": 65536},
+    "msg": {**TEXT, "minLength": 0, "maxLength": 65536},  # "" where §5.1 allows it
+    "reasoning": {**TEXT, "maxLength": 65536},
+    "tool_call_id": {**TEXT, "minLength": 1, "maxLength": 128},
+    "name": {**TEXT, "maxLength": 128},
+    "chats": {"type": "array", "minItems": 1, "maxItems": 100},
+    "parts": {"type": "array", "maxItems": 16},
+    "tool_calls": {"type": "array", "maxItems": 32},
+    "seq": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "from_seq": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "after_seq": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
     "user_name": {**TEXT, "maxLength": 64},
     "phone": {**TEXT, "maxLength": 32},
     "email": {**TEXT, "maxLength": 254},
@@ -318,10 +381,38 @@ def test_request_body_lists_the_fields(doc: dict[str, Any], path: str) -> None:
         assert schema.get("additionalProperties") is False
 
 
-def test_role_is_user_or_ai(doc: dict[str, Any]) -> None:
+def test_roles_and_statuses_are_the_contracts(doc: dict[str, Any]) -> None:
     schema = json_schema(doc, doc["paths"]["/add_chat"]["post"]["requestBody"])
     role = resolve(doc, schema["properties"]["role"])
-    assert set(role["enum"]) == {"user", "ai"}
+    assert set(role["enum"]) == {"user", "ai", "system", "tool"}
+    status = _non_null(doc, schema["properties"]["status"])
+    assert set(status["enum"]) == {"complete", "streaming", "failed", "cancelled"}
+
+
+def test_the_parts_and_tool_calls_of_a_message_carry_their_limits(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    part = schemas["Part"]["properties"]
+    url = part["url"]
+    assert (url["minLength"], url["maxLength"]) == (1, 2048)
+    for value, allowed in {
+        "https://a.example/x.png": True,
+        "HTTPS://a.example/x": True,
+        "cloud://env.bucket/f.jpg": True,
+        "http://a.example/x": False,
+        "data:image/png;base64,AA": False,
+        "https://a b": False,
+    }.items():
+        assert bool(re.search(url["pattern"], value)) is allowed, value
+    assert _non_null(doc, part["mime"])["maxLength"] == 128
+    assert _non_null(doc, part["name"])["maxLength"] == 256
+    assert _non_null(doc, part["size"])["minimum"] == 0
+    assert set(part["type"]["enum"]) == {"image", "audio", "video", "file"}
+    call = schemas["ToolCall"]["properties"]
+    assert (call["id"]["minLength"], call["id"]["maxLength"]) == (1, 128)
+    assert call["arguments"]["maxLength"] == 65536
+    chat_in = schemas["ChatIn"]
+    assert set(chat_in["required"]) == {"role", "msg"}
+    assert "tool_call_id is required" in chat_in["description"]
 
 
 @pytest.mark.parametrize("path", POST_PATHS)
@@ -418,12 +509,12 @@ def test_request_fields_carry_their_limits(doc: dict[str, Any], path: str) -> No
             assert rule == {"type": "integer", "minimum": 1, "maximum": most}, rule
             assert prop["default"] == default
             continue
-        if name == "session_id" and path == "/add_chat":  # "" asks for a new session
+        if name == "session_id" and path in ("/add_chat", "/add_chats"):  # "": a new one
             assert rule["maxLength"] == 64 and rule.get("minLength", 0) == 0
             continue
         expected = FIELD_RULES.get(name)
         if expected is None:
-            assert name in ("cursor", "role"), name  # any string; an enum (its own test)
+            assert name in ("cursor", "role", "status"), name  # any string; enums (own test)
             continue
         assert {k: rule.get(k) for k in expected} == expected, (name, rule)
         if name in ("msg", "user_name", "phone", "email", "session_title"):
@@ -434,7 +525,14 @@ def test_request_fields_carry_their_limits(doc: dict[str, Any], path: str) -> No
 
 PATTERN_CASES = {
     "user_id": {"u1": True, "微信 openid": True, "a\tb": False, "a\x7fb": False, "x\x85": False},
-    "session_id": {"s-1_A": True, "a.b": False, "a b": False, "é": False, "x" * 64: True},
+    "session_id": {
+        "s-1_A": True,
+        "user:42:chat.1": True,
+        "a,b": False,
+        "a b": False,
+        "é": False,
+        "x" * 64: True,
+    },
     "request_id": {"uuxx": True, "a=b;c": True, "a b": False, "é": False, "a\u2028": False},
 }
 
@@ -518,7 +616,23 @@ def test_real_replies_carry_only_documented_fields(doc: dict[str, Any], sqlite_a
         assert set(REPLY_FIELDS[path]) <= set(reply), (path, reply)
     for (path, name), fields in ITEM_FIELDS.items():
         for item in replies[path][name]:
-            assert set(item) == set(fields), (path, item)
+            assert set(item) <= set(fields), (path, item)
+    # a message with every field of §5.1 set carries them all, each documented
+    turn = [
+        {"role": "user", "msg": "q", "parts": [{"type": "image", "url": "https://a.example/x"}]},
+        {
+            "role": "ai",
+            "msg": "",
+            "reasoning": "r",
+            "status": "streaming",
+            "tool_calls": [{"id": "c", "name": "n", "arguments": "{}"}],
+        },
+        {"role": "tool", "msg": "out", "tool_call_id": "c", "name": "n"},
+    ]
+    sid = api.call("/add_chats", user_id=user_id, chats=turn)["session_id"]
+    assert api.call("/update_chat", user_id=user_id, session_id=sid, seq=2, msg="a")["ok"] == 0
+    chats = api.call("/query_session_info", user_id=user_id, session_id=sid)["chats"]
+    assert set().union(*chats) == set(ITEM_FIELDS["/query_session_info", "chats"])
     missing = api.call("/query_user_info", user_id="no-such-user")
     assert missing["ok"] == 2
     assert set(missing) <= _documented(doc, "/query_user_info", "404")

@@ -133,7 +133,7 @@ def seed(store: Store) -> tuple[str, str]:
     def unit(db: Db) -> None:
         add_user(user_id)(db)
         q.insert_session(db, user_id, session_id, "title", 1)
-        q.insert_message(db, user_id, session_id, 1, "user", "first", None, 1)
+        q.insert_message(db, user_id, session_id, 1, 1, "user", "first", None)
 
     asyncio.run(store.write(unit))
     return user_id, session_id
@@ -145,7 +145,7 @@ def append(user_id: str, session_id: str, msg: str) -> Callable[[Db], int]:
     def unit(db: Db) -> int:
         seq = q.bump_session(db, user_id, session_id, 2, None)
         assert seq is not None
-        q.insert_message(db, user_id, session_id, seq, "user", msg, None, 2)
+        q.insert_message(db, user_id, session_id, seq, 2, "user", msg, None)
         return seq
 
     return unit
@@ -161,7 +161,7 @@ def everything(user_id: str, session_id: str) -> Callable[[Db], tuple[Any, ...]]
         return (
             db.scalar(COUNT_MESSAGES),
             [tuple(row) for row in sessions],
-            [(seq, msg) for _, msg, seq, _, _ in found[1]],
+            [(row[2], row[1]) for row in found[1]],
         )
 
     return read

@@ -171,7 +171,7 @@ def _export_endpoint(first_chunk_seen: threading.Event) -> Endpoint:
                 _, rows = await ctx.store.read(page, long=True)
                 if not rows:
                     break
-                yield sep + b",".join(str(seq).encode() for _, _, seq, _, _ in rows)
+                yield sep + b",".join(str(row[2]).encode() for row in rows)
                 sep = b","
                 before = rows[-1][2]
             yield b"]}"

@@ -77,6 +77,16 @@ class Settings:
     max_profile_bytes: int = _setting(
         8_192, "Largest set of further profile fields of a user, as JSON bytes."
     )
+    max_reply_bytes: int = _setting(
+        4_194_304,
+        "Largest reply a page of messages is cut to (the newest that fit are kept, has_more "
+        "says the rest exist); at least one message is always sent.",
+    )
+    streaming_timeout: int = _setting(
+        600,
+        'Seconds after its last change that a reply left "streaming" reads as "failed" '
+        "(its back end died mid-reply), until /update_chat finishes it.",
+    )
     group_commit_max: int = _setting(
         256, "SQLite: most writes that share one transaction and one fsync."
     )
@@ -165,6 +175,8 @@ class Settings:
             "max_msg_chars",
             "max_meta_bytes",
             "max_profile_bytes",
+            "max_reply_bytes",
+            "streaming_timeout",
             "group_commit_max",
             "token_ttl",
             "wechat_timeout_ms",

@@ -12,7 +12,8 @@ API.md §1 fixes the table; codes never change meaning once shipped::
      ├── RateLimited         ok 7  429
      ├── StorageUnavailable  ok 8  503
      ├── InternalError       ok 9  500
-     └── MethodNotAllowed    ok 10 405
+     ├── MethodNotAllowed    ok 10 405
+     └── NotApplicable       ok 11 409
 
 Every reply, success or failure, is the envelope: ``request_id``, ``ok``, ``failed``
 (huihua.wire.replies). This module imports nothing of huihua: every layer uses it.
@@ -79,3 +80,9 @@ class InternalError(HuihuaError):
 
 class MethodNotAllowed(HuihuaError):
     ok, status = 10, 405
+
+
+class NotApplicable(HuihuaError):
+    """The target exists, but its kind or state rules the operation out."""
+
+    ok, status = 11, 409

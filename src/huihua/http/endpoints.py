@@ -40,7 +40,7 @@ class Context:
     wechat: WeChat | None = None
 
 
-AI_BY_BACKEND = 'role: only the app\'s back end may add "ai" messages'
+NOT_USER_BY_BACKEND = 'role: only the app\'s back end may add messages whose role is not "user"'
 Reply = bytes | msgspec.Struct  # or pipeline.Streamed
 Handler = Callable[[Context, Parsed, Principal], Awaitable[Reply]]
 
@@ -68,11 +68,39 @@ async def query_user_info(ctx: Context, parsed: Parsed, who: Principal) -> Reply
     return await service.query_user_info(ctx.store, parsed.request_id, req.user_id)
 
 
+def _check_appender(who: Principal, inp: v.AddChatInput) -> None:
+    """A user token may add its user's own words only (API.md §6)."""
+    for chat in inp.chats:
+        if chat.role != "user":
+            who.check(inp.user_id, backend_only=NOT_USER_BY_BACKEND)
+            return
+    who.check(inp.user_id)
+
+
 async def add_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     inp = v.check_add_chat(parsed, ctx.limits)
-    only_backend = AI_BY_BACKEND if inp.role == "ai" else None
-    who.check(inp.user_id, backend_only=only_backend)
+    _check_appender(who, inp)
     return await service.add_chat(ctx.store, _write_call("/add_chat", parsed, parsed.data), inp)
+
+
+async def add_chats(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    inp = v.check_add_chats(parsed, ctx.limits)
+    _check_appender(who, inp)
+    return await service.add_chats(ctx.store, _write_call("/add_chats", parsed, parsed.data), inp)
+
+
+async def update_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req, meta = v.check_update_chat(parsed, ctx.limits)
+    who.check(req.user_id, backend_only="update_chat: only the app's back end may update messages")
+    call = _write_call("/update_chat", parsed, parsed.data)
+    return await service.update_chat(ctx.store, call, req, meta)
+
+
+async def delete_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req, seq, later = v.check_delete_chat(parsed)
+    who.check(req.user_id)
+    call = _write_call("/delete_chat", parsed, req)
+    return await service.delete_chat(ctx.store, call, req.user_id, req.session_id, seq, later=later)
 
 
 async def query_session_names(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
@@ -84,10 +112,16 @@ async def query_session_names(ctx: Context, parsed: Parsed, who: Principal) -> R
 
 
 async def query_session_info(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
-    req, limit, before_seq = v.check_session_info(parsed)
+    req, limit = v.check_session_info(parsed)
     who.check(req.user_id)
     return await service.query_session_info(
-        ctx.store, parsed.request_id, req.user_id, req.session_id, limit, before_seq
+        ctx.store,
+        parsed.request_id,
+        req.user_id,
+        req.session_id,
+        service.PageAsk(limit, req.before_seq, req.after_seq),
+        max_reply_bytes=ctx.settings.max_reply_bytes,
+        streaming_timeout_ms=ctx.settings.streaming_timeout * 1000,
     )
 
 
@@ -173,6 +207,36 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         {"user_id": "u1", "role": "user", "msg": "hello"},
     ),
     Endpoint(
+        "/add_chats",
+        "Append 1-100 messages to a session in order (a whole turn), all or none.",
+        rq.AddChatsRequest,
+        rp.AddChatsReply,
+        add_chats,
+        {
+            "user_id": "u1",
+            "chats": [
+                {"role": "user", "msg": "hello"},
+                {"role": "ai", "msg": "", "status": "streaming"},
+            ],
+        },
+    ),
+    Endpoint(
+        "/update_chat",
+        "Replace fields of an ai message (finish a streaming reply); back end only.",
+        rq.UpdateChatRequest,
+        rp.UpdateChatReply,
+        update_chat,
+        {"user_id": "u1", "session_id": "s1", "seq": 2, "msg": "Hi!", "status": "complete"},
+    ),
+    Endpoint(
+        "/delete_chat",
+        "Delete one message (seq), or it and every later one (from_seq).",
+        rq.DeleteChatRequest,
+        rp.DeleteChatReply,
+        delete_chat,
+        {"user_id": "u1", "session_id": "s1", "seq": 2},
+    ),
+    Endpoint(
         "/query_session_names",
         "The user's sessions, most recently active first, by keyset pages.",
         rq.QuerySessionNamesRequest,
@@ -182,7 +246,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "/query_session_info",
-        "The newest messages of a session (oldest first), paged with before_seq.",
+        "A page of a session's messages (oldest first): the newest, or before_seq back, or "
+        "after_seq forward; within the reply cap.",
         rq.QuerySessionInfoRequest,
         rp.SessionInfoReply,
         query_session_info,

@@ -1,9 +1,7 @@
 """The OpenAPI 3.1 description of the endpoints served, built from the msgspec structs.
 
 msgspec gives each struct's fields and types; the rules it cannot say (lengths, patterns,
-ranges, defaults: API.md §2) are added here from the constants the checks use (wire/rules.py,
-wire/checks.py), so that the document and the server cannot drift apart. They are not msgspec
-``Meta`` constraints on the structs: those would change which error answers first.
+ranges, defaults: API.md §2 and §5.1) are put on them by openapi_rules.py.
 """
 
 from __future__ import annotations
@@ -14,44 +12,28 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from huihua import __version__
-from huihua.wire.checks import LOGIN_CODE_MAX
+from huihua.http.openapi_rules import REF, constrain, describe_chat_out, json_value
 from huihua.wire.replies import Envelope, HealthReply
-from huihua.wire.rules import (
-    CHATS_LIMIT_DEFAULT,
-    CHATS_LIMIT_MAX,
-    CONTROL_CHARS,
-    EMAIL_MAX,
-    PHONE_MAX,
-    REQUEST_ID_MAX,
-    RESERVED_PROFILE_FIELDS,
-    SEQ_MAX,
-    SESSION_ID_CHARS,
-    SESSION_ID_MAX,
-    SESSION_TITLE_MAX,
-    SESSIONS_LIMIT_DEFAULT,
-    SESSIONS_LIMIT_MAX,
-    USER_ID_MAX,
-    USER_NAME_MAX,
-    Limits,
-)
+from huihua.wire.rules import Limits
 
 if TYPE_CHECKING:
     from huihua.http.endpoints import Endpoint
 
-_REF = "#/components/schemas/{name}"
 WRITE_PATHS = frozenset(
-    {"/add_user", "/add_chat", "/delete_specific_session", "/delete_sessions", "/delete_user"}
+    {
+        "/add_user",
+        "/add_chat",
+        "/add_chats",
+        "/update_chat",
+        "/delete_chat",
+        "/delete_specific_session",
+        "/delete_sessions",
+        "/delete_user",
+    }
 )
+# The paths that answer ok 11 (HTTP 409 too): the target's kind or state rules it out.
+NOT_APPLICABLE_PATHS = frozenset({"/update_chat"})
 
-# Patterns (ECMA-262 and Python alike). A character class of CONTROL_CHARS, negated.
-assert CONTROL_CHARS.pattern.startswith("[") and CONTROL_CHARS.pattern.endswith("]")
-NO_CONTROL = f"^[^{CONTROL_CHARS.pattern[1:-1]}]*$"
-NO_NUL = "^[^\\x00]*$"
-assert SESSION_ID_CHARS.pattern.endswith("]*")
-_SESSION_CLASS = SESSION_ID_CHARS.pattern[:-1]
-SESSION_ID_PATTERN = f"^{_SESSION_CLASS}{{1,{SESSION_ID_MAX}}}$"
-# API.md §2: printable ASCII without spaces (U+0021-U+007E).
-REQUEST_ID_PATTERN = f"^[!-~]{{1,{REQUEST_ID_MAX}}}$"
 
 _DESCRIPTIONS = {
     "400": "ok 1: invalid request",
@@ -60,11 +42,19 @@ _DESCRIPTIONS = {
     "not for this user or this operation",
     "404": "ok 2: the user or the session does not exist",
     "409": "ok 5: this request_id was already used for a different request",
+    "409+11": "ok 5: this request_id was already used for a different request; ok 11: the "
+    'message is not an "ai" reply, or a finished reply would be set back to "streaming"',
     "413": "ok 6: the body (over 1 MiB) or a field over its limit",
     "429": "ok 7: rate limited; retry after the Retry-After header's seconds",
     "500": "ok 9: internal error, logged with the request_id",
     "503": "ok 8: storage unavailable, not acknowledged; a retry with the same request_id is safe",
 }
+
+
+def _describe(code: str, path: str) -> str:
+    if code == "409" and path in NOT_APPLICABLE_PATHS:
+        return _DESCRIPTIONS["409+11"]
+    return _DESCRIPTIONS[code]
 
 
 def statuses(path: str, *, auth: bool) -> list[str]:
@@ -91,18 +81,17 @@ def build_openapi(
     """
     limits = limits or Limits()
     types = [e.request for e in endpoints] + [e.reply for e in endpoints] + [HealthReply]
-    refs, components = msgspec.json.schema_components(types, ref_template=_REF)
+    refs, components = msgspec.json.schema_components(types, ref_template=REF)
     refs_of = dict(zip(types, refs, strict=True))
-    components["JsonValue"] = _json_value()
-    # meta is sent back as the client gave it (raw JSON): an object, or null when absent
+    components["JsonValue"] = json_value()
     if "ChatOut" in components:
-        components["ChatOut"]["properties"]["meta"] = {
-            "anyOf": [{"type": "object"}, {"type": "null"}],
-            "default": None,
-        }
+        describe_chat_out(components["ChatOut"])
     for e in endpoints:
-        _constrain(components[e.request.__name__], limits)
-    envelope = _json(refs_of.get(Envelope) or {"$ref": _REF.format(name="Envelope")})
+        constrain(components[e.request.__name__], limits)
+    for name in ("ChatIn", "Part", "ToolCall"):
+        if name in components:
+            constrain(components[name], limits)
+    envelope = _json(refs_of.get(Envelope) or {"$ref": REF.format(name="Envelope")})
     names = {e.path for e in endpoints}
     paths: dict[str, Any] = {}
     for e in endpoints:
@@ -112,7 +101,7 @@ def build_openapi(
             success["links"] = links
         responses = {"200": success}
         responses |= {
-            code: {"description": _DESCRIPTIONS[code], **envelope}
+            code: {"description": _describe(code, e.path), **envelope}
             for code in statuses(e.path, auth=auth)
         }
         operation: dict[str, Any] = {
@@ -183,122 +172,6 @@ def _json(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
     if example is not None:
         media["example"] = dict(example)
     return {"content": {"application/json": media}}
-
-
-def _json_value() -> dict[str, Any]:
-    """Any JSON value whose strings and keys hold no U+0000 (API.md §2)."""
-    ref = {"$ref": _REF.format(name="JsonValue")}
-    return {
-        "description": "Any JSON value; no string or key in it may contain U+0000.",
-        "anyOf": [
-            {"type": ["null", "boolean", "number"]},
-            {"type": "string", "pattern": NO_NUL},
-            {"type": "array", "items": ref},
-            {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": ref},
-        ],
-    }
-
-
-def _text(least: int, most: int, pattern: str = NO_NUL, **more: Any) -> dict[str, Any]:
-    return {"type": "string", "minLength": least, "maxLength": most, "pattern": pattern, **more}
-
-
-def _field_rules(limits: Limits) -> dict[str, dict[str, Any]]:
-    """The rules of each field, by name: the same in every request that has it."""
-    no_nul = "no U+0000"
-    return {
-        "user_id": _text(
-            1,
-            USER_ID_MAX,
-            NO_CONTROL,
-            description="The WeChat openid or any string; no control characters.",
-        ),
-        "session_id": _text(1, SESSION_ID_MAX, SESSION_ID_PATTERN),
-        "request_id": _text(
-            1,
-            REQUEST_ID_MAX,
-            REQUEST_ID_PATTERN,
-            description="Printable ASCII without spaces; unique per write call: the key that "
-            "makes a retry safe (API.md §4).",
-        ),
-        "msg": _text(1, limits.max_msg_chars, description=no_nul),
-        "user_name": _text(0, USER_NAME_MAX, description=no_nul),
-        "phone": _text(0, PHONE_MAX, description=no_nul),
-        "email": _text(0, EMAIL_MAX, description=no_nul),
-        "session_title": _text(
-            0, SESSION_TITLE_MAX, description="Used only when the call creates the session."
-        ),
-        "meta": {
-            "type": "object",
-            "propertyNames": {"pattern": NO_NUL},
-            "additionalProperties": {"$ref": _REF.format(name="JsonValue")},
-            "description": f"Kept with the message and returned as it came: at most "
-            f"{limits.max_meta_bytes} bytes as compact JSON (ok 6 beyond); no U+0000 in any "
-            "key or string.",
-        },
-        "before_seq": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": SEQ_MAX,
-            "description": "Only messages with a smaller seq: the smallest seq a client has.",
-        },
-        "cursor": {
-            "type": "string",
-            "description": 'A next_cursor from a previous reply ("": the first page).',
-        },
-        "code": _text(1, LOGIN_CODE_MAX, NO_CONTROL, description="The code from wx.login()."),
-    }
-
-
-_LIMITS = {
-    "QuerySessionNamesRequest": (SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX),
-    "QuerySessionInfoRequest": (CHATS_LIMIT_DEFAULT, CHATS_LIMIT_MAX),
-}
-
-
-def _constrain(schema: dict[str, Any], limits: Limits) -> None:
-    """Put API.md §2's rules on a request's msgspec schema, in place."""
-    rules = _field_rules(limits)
-    if schema["title"] in _LIMITS:
-        default, most = _LIMITS[schema["title"]]
-        rules["limit"] = {"type": "integer", "minimum": 1, "maximum": most}
-        schema["properties"]["limit"] = {**_nullable(rules["limit"]), "default": default}
-    if schema["title"] == "AddChatRequest":
-        rules["session_id"] = _text(
-            0,
-            SESSION_ID_MAX,
-            f"^{_SESSION_CLASS}{{0,{SESSION_ID_MAX}}}$",
-            description='Absent or "": a new session with a server-made id; new for this '
-            "user: created with this id; existing: the message is appended.",
-        )
-    for name, prop in schema["properties"].items():
-        if name == "limit" or name not in rules:
-            continue
-        rule = rules[name]
-        optional = name not in schema.get("required", ())
-        schema["properties"][name] = (
-            {**_nullable(rule), "default": prop.get("default")} if optional else rule
-        )
-    if schema["title"] == "AddUserRequest":
-        declared = set(schema["properties"])
-        schema["additionalProperties"] = {"$ref": _REF.format(name="JsonValue")}
-        schema["propertyNames"] = {
-            "pattern": NO_NUL,
-            "not": {"enum": sorted(RESERVED_PROFILE_FIELDS - declared)},
-        }
-        schema["description"] = (
-            "Further profile fields (e.g. avatar_url, gender) are kept as they came and "
-            f"returned by query_user_info: at most {limits.max_profile_bytes} bytes as compact "
-            "JSON in all; their names may not be "
-            f"{', '.join(sorted(RESERVED_PROFILE_FIELDS))}."
-        )
-
-
-def _nullable(rule: dict[str, Any]) -> dict[str, Any]:
-    """The rule, or null (an optional field given as null counts as absent)."""
-    described = {k: v for k, v in rule.items() if k == "description"}
-    inner = {k: v for k, v in rule.items() if k != "description"}
-    return {"anyOf": [inner, {"type": "null"}], **described}
 
 
 def _links(path: str, served: set[str]) -> dict[str, Any]:

@@ -8,29 +8,36 @@ imports the store and the wire contract, never ``huihua.http`` or ``huihua.acces
 
 - ``idempotency``: the at-most-once piece every write goes through;
 - ``users``: add or update, read, delete whole; a user's token nonce;
-- ``chats``: append, list sessions, read a session, delete sessions;
+- ``chats``: append a message or a turn, list sessions, delete sessions;
+- ``pages``: read a page of a session's messages, within the reply cap;
+- ``messages``: update or delete stored messages;
 - ``login``: a wx.login code exchanged once for its user.
 """
 
 from huihua.service.chats import (
     add_chat,
+    add_chats,
     auto_title,
     delete_sessions,
     delete_specific_session,
-    query_session_info,
     query_session_names,
 )
 from huihua.service.idempotency import Idempotency, WriteCall
 from huihua.service.login import LoginFacts, login, login_code_hash
+from huihua.service.messages import delete_chat, update_chat
+from huihua.service.pages import PageAsk, query_session_info
 from huihua.service.users import add_user, delete_user, query_user_info, token_nonce
 
 __all__ = [
     "Idempotency",
     "LoginFacts",
+    "PageAsk",
     "WriteCall",
     "add_chat",
+    "add_chats",
     "add_user",
     "auto_title",
+    "delete_chat",
     "delete_sessions",
     "delete_specific_session",
     "delete_user",
@@ -40,4 +47,5 @@ __all__ = [
     "query_session_names",
     "query_user_info",
     "token_nonce",
+    "update_chat",
 ]

@@ -1,10 +1,12 @@
-"""The chat use cases: append a message, list sessions, read a session, delete sessions."""
+"""The chat use cases: append a message or a turn, list sessions, delete sessions.
+
+A session's title (API.md §3) is the one given when the call creates it, else the first
+``user`` message that is not blank gives it (:func:`auto_title`); once set it stays.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-
-import msgspec
 
 from huihua import timestamps
 from huihua.errors import NotFound
@@ -16,12 +18,12 @@ from huihua.store import queries as q
 from huihua.store.sql import Db
 from huihua.wire.checks import AddChatInput
 from huihua.wire.cursor import encode_cursor
+from huihua.wire.messages import MessageIn
 from huihua.wire.replies import (
     AddChatReply,
-    ChatOut,
+    AddChatsReply,
     DeleteSessionsReply,
     Envelope,
-    SessionInfoReply,
     SessionNamesReply,
     SessionOut,
     add_chat_reply_around_seq,
@@ -33,45 +35,83 @@ _rfc3339 = timestamps.rfc3339
 SESSION_NOT_FOUND = "session_id: no such session for this user"
 
 
-def auto_title(msg: str) -> str:
-    """Return a session title from its first user message: white space collapsed, 30 chars."""
+def auto_title(msg: str) -> str | None:
+    """Return a session title from a user message: white space collapsed, its first 30
+    characters and "…" when longer; None when the message is blank (it titles nothing)."""
     text = " ".join(msg.split())
+    if not text:
+        return None
     return text if len(text) <= TITLE_CHARS else text[:TITLE_CHARS] + "…"
+
+
+def title_of(chats: list[MessageIn]) -> str | None:
+    """Return the title the first ``user`` message that is not blank gives, or None."""
+    for chat in chats:
+        if chat.role == "user":
+            title = auto_title(chat.msg)
+            if title is not None:
+                return title
+    return None
+
+
+def _store_message(db: Db, user_id: str, session_id: str, seq: int, now: int, m: MessageIn) -> None:
+    meta = m.meta.decode() if m.meta is not None else None
+    extra = None
+    if not m.plain:
+        extra = {
+            "parts": m.parts.decode() if m.parts is not None else None,
+            "reasoning": m.reasoning,
+            "tool_calls": m.tool_calls.decode() if m.tool_calls is not None else None,
+            "tool_call_id": m.tool_call_id,
+            "name": m.name,
+            "status": m.status,
+        }
+    q.insert_message(db, user_id, session_id, seq, now, m.role, m.msg, meta, extra)
+
+
+def _append(db: Db, inp: AddChatInput, now: int, derived: str | None) -> tuple[str, int]:
+    """Append the input's messages, creating their session when needed; return the session
+    id and the seq of the first message."""
+    n = len(inp.chats)
+    session_id = inp.session_id
+    last = None
+    if session_id is not None:
+        last = q.bump_session(db, inp.user_id, session_id, now, derived, n)
+    if last is None:
+        if not q.user_exists(db, inp.user_id):
+            raise NotFound(USER_NOT_FOUND)
+        session_id = session_id or new_id()
+        q.insert_session(db, inp.user_id, session_id, inp.session_title or derived, now, n)
+        last = n
+    first = last - n + 1
+    for i, message in enumerate(inp.chats):
+        _store_message(db, inp.user_id, session_id, first + i, now, message)
+    return session_id, first
 
 
 async def add_chat(store: Store, call: WriteCall, inp: AddChatInput) -> bytes:
     """Append one message, creating its session when needed; return the encoded reply."""
-    derived = auto_title(inp.msg) if inp.role == "user" else None
-    meta = inp.meta.decode() if inp.meta is not None else None
+    (message,) = inp.chats
+    derived = title_of(inp.chats)
 
     def work(db: Db, now: int) -> AddChatReply:
-        session_id = inp.session_id
-        seq = None
-        if session_id is not None:
-            seq = q.bump_session(db, inp.user_id, session_id, now, derived)
-        if seq is None:
-            if not q.user_exists(db, inp.user_id):
-                raise NotFound(USER_NOT_FOUND)
-            session_id = session_id or new_id()
-            q.insert_session(db, inp.user_id, session_id, inp.session_title or derived, now)
-            seq = 1
-        q.insert_message(db, inp.user_id, session_id, seq, inp.role, inp.msg, meta, now)
+        session_id, seq = _append(db, inp, now, derived)
         return AddChatReply(
             request_id=call.request_id, session_id=session_id, seq=seq, created_at=_rfc3339(now)
         )
 
     def alone(db: Db, now: int, rid: str | None, fingerprint: str) -> bytes | None:
         # One statement where the store can (PostgreSQL): one round trip, not six.
-        if inp.session_id is None or not q.appends_alone(db):
+        if inp.session_id is None or not message.plain or not q.appends_alone(db):
             return None
         head, tail = add_chat_reply_around_seq(call.request_id, inp.session_id, _rfc3339(now))
         seq = q.append_alone(
             db,
             inp.user_id,
             inp.session_id,
-            role=inp.role,
-            msg=inp.msg,
-            meta=meta,
+            role=message.role,
+            msg=message.msg,
+            meta=message.meta.decode() if message.meta is not None else None,
             title=derived,
             now=now,
             request_id=rid,
@@ -81,6 +121,22 @@ async def add_chat(store: Store, call: WriteCall, inp: AddChatInput) -> bytes:
         return None if seq is None else head + str(seq).encode() + tail
 
     return await store.write(Idempotency(call, inp.user_id, work, alone=alone))
+
+
+async def add_chats(store: Store, call: WriteCall, inp: AddChatInput) -> bytes:
+    """Append 1-100 messages in order, all or none; return the encoded reply."""
+    derived = title_of(inp.chats)
+
+    def work(db: Db, now: int) -> AddChatsReply:
+        session_id, first = _append(db, inp, now, derived)
+        return AddChatsReply(
+            request_id=call.request_id,
+            session_id=session_id,
+            seqs=list(range(first, first + len(inp.chats))),
+            created_at=_rfc3339(now),
+        )
+
+    return await store.write(Idempotency(call, inp.user_id, work))
 
 
 async def query_session_names(
@@ -103,38 +159,6 @@ async def query_session_names(
     ]
     cursor = encode_cursor(rows[-1][3], rows[-1][0]) if more else ""
     return SessionNamesReply(request_id=request_id, sessions=sessions, next_cursor=cursor)
-
-
-async def query_session_info(
-    store: Store,
-    request_id: str,
-    user_id: str,
-    session_id: str,
-    limit: int,
-    before_seq: int | None,
-) -> SessionInfoReply:
-    """Return the newest ``limit`` messages of a session below ``before_seq``, oldest first."""
-
-    found = await store.read(
-        lambda db: q.session_messages(db, user_id, session_id, limit + 1, before_seq)
-    )
-    if found is None:
-        raise NotFound(SESSION_NOT_FOUND)
-    title, rows = found
-    more = len(rows) > limit
-    raw = msgspec.Raw
-    chats = [
-        ChatOut(role, msg, seq, _rfc3339(at), None if meta is None else raw(meta.encode()))
-        for role, msg, seq, at, meta in reversed(rows[:limit])
-    ]
-    return SessionInfoReply(
-        request_id=request_id,
-        user_id=user_id,
-        session_id=session_id,
-        session_title=title or "",
-        chats=chats,
-        has_more=more,
-    )
 
 
 async def delete_specific_session(

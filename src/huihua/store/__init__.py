@@ -70,6 +70,12 @@ class Store:
         snapshot): for long reads that must agree with themselves, such as an export."""
         return await self._runner.snapshot(fn)
 
+    @property
+    def reads_one_at_a_time(self) -> bool:
+        """Whether short reads run one after another (SQLite runs them inline on the event
+        loop), so that the memory of several is never held at once."""
+        return isinstance(self._runner, SqliteRunner)
+
     async def ping(self) -> None:
         """Raise StorageUnavailable unless the store answers a query."""
         await self._runner.read(_select_one, long=True)

@@ -2,12 +2,16 @@
 
 - ``users``: one row per user (the WeChat openid or any id the app chose), the profile
   fields the seed names, and the further ones as one JSON object (``profile``).
-- ``chat_sessions``: a user's conversations. ``chat_count`` is the last ``seq`` given in the
-  session, so appending a message is one row update that also moves the session to the top
-  of the list (``updated_at``). ``session_title`` is NULL until one is given or the first
-  ``user`` message names it.
+- ``chat_sessions``: a user's conversations. ``last_seq`` is the highest ``seq`` ever given
+  in the session (never reused after a delete) and ``chat_count`` how many messages remain,
+  so appending is one row update that takes the next seq and also moves the session to the
+  top of the list (``updated_at``). ``session_title`` is NULL until one is given or the
+  first ``user`` message that is not blank names it.
 - ``chat_messages``: the messages, numbered 1, 2, 3… per session (``seq``); ``meta`` is the
-  client's JSON object, kept as text and sent back as it is.
+  client's JSON object, kept as text and sent back as it is. The fields of API.md §5.1
+  (``parts`` and ``tool_calls`` as JSON text, ``reasoning``, ``tool_call_id``, ``name``,
+  ``status``) are NULL when not set (``status`` NULL is ``complete``); ``updated_at`` is
+  NULL until ``/update_chat`` changes the message.
 - ``idempotency_records``: the reply to each write that carried a ``request_id``, with a
   fingerprint of its request, written in the same transaction as the write (API.md §4).
 - ``users.token_nonce``: a random value every user token carries and every request checks;
@@ -37,6 +41,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
     types,
 )
 from sqlalchemy.dialects import mysql
@@ -107,6 +112,7 @@ chat_sessions = Table(
     Column("chat_count", Integer, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("last_seq", Integer, nullable=False, server_default=text("0")),
     # The list's order, and every column a page shows: a page is read from the index alone.
     Index(
         "ix_chat_sessions_list",
@@ -130,6 +136,13 @@ chat_messages = Table(
     Column("msg", long_text(), nullable=False),
     Column("meta", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    Column("parts", Text, nullable=True),
+    Column("reasoning", long_text(), nullable=True),
+    Column("tool_calls", long_text(), nullable=True),
+    Column("tool_call_id", String(128), nullable=True),
+    Column("name", String(128), nullable=True),
+    Column("status", String(16), nullable=True),
+    Column("updated_at", BigInteger, nullable=True),
     **MYSQL_TABLE_OPTIONS,
 )
 

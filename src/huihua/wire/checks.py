@@ -7,10 +7,12 @@ from typing import Any
 import msgspec
 
 from huihua.wire.cursor import decode_cursor
+from huihua.wire.messages import MessageIn, check_fields, check_message
 from huihua.wire.parse import Parsed
 from huihua.wire.rules import (
     CHATS_LIMIT_DEFAULT,
     CHATS_LIMIT_MAX,
+    CHATS_PER_CALL_MAX,
     CONTROL_CHARS,
     EMAIL_MAX,
     NUL_ESCAPE,
@@ -21,6 +23,7 @@ from huihua.wire.rules import (
     SESSIONS_LIMIT_DEFAULT,
     SESSIONS_LIMIT_MAX,
     USER_NAME_MAX,
+    Checker,
     Limits,
     has_nul,
 )
@@ -48,14 +51,12 @@ def check_user_session(parsed: Parsed) -> Any:
 
 
 class AddChatInput(msgspec.Struct):
-    """add_chat after its checks: ``meta`` as the JSON to store."""
+    """add_chat and add_chats after their checks: the messages in the store's form."""
 
     user_id: str
-    role: str
-    msg: str
     session_id: str | None
     session_title: str | None
-    meta: bytes | None
+    chats: list[MessageIn]
 
 
 def check_add_chat(parsed: Parsed, limits: Limits) -> AddChatInput:
@@ -63,23 +64,72 @@ def check_add_chat(parsed: Parsed, limits: Limits) -> AddChatInput:
     req = parsed.fields()
     c = parsed.checker()
     c.user_id(req.user_id)
+    message = check_message(c, req, limits)
+    return _appending(c, req, [message])
+
+
+def check_add_chats(parsed: Parsed, limits: Limits) -> AddChatInput:
+    """Return add_chats' checked input: 1 to 100 messages."""
+    req = parsed.fields()
+    c = parsed.checker()
+    c.user_id(req.user_id)
+    if not req.chats:
+        c.bad("chats: must hold at least one message")
+    elif len(req.chats) > CHATS_PER_CALL_MAX:
+        c.large(f"chats: must have at most {CHATS_PER_CALL_MAX} items")
+    messages = [check_message(c, chat, limits, f"chats[{i}].") for i, chat in enumerate(req.chats)]
+    return _appending(c, req, messages)
+
+
+def _appending(c: Checker, req: Any, messages: list[MessageIn]) -> AddChatInput:
     if req.session_id:
         c.session_id(req.session_id)
-    c.text("msg", req.msg, limits.max_msg_chars, empty=False)
     if req.session_title is not None:
         c.text("session_title", req.session_title, SESSION_TITLE_MAX)
-    meta = None
-    if req.meta is not None:
-        meta = c.json_object("meta", req.meta, limits.max_meta_bytes)
     c.done()
     return AddChatInput(
         user_id=req.user_id,
-        role=req.role,
-        msg=req.msg,
         session_id=req.session_id or None,
         session_title=req.session_title or None,
-        meta=meta,
+        chats=messages,
     )
+
+
+UPDATABLE = ("msg", "parts", "reasoning", "tool_calls", "meta", "status")
+
+
+def check_update_chat(parsed: Parsed, limits: Limits) -> tuple[Any, bytes | None]:
+    """Return update_chat's checked request and its ``meta`` as JSON (None: cleared or not
+    given). Its fields are checked one by one; the message they make, by the use case."""
+    req = parsed.fields()
+    c = parsed.checker()
+    c.user_id(req.user_id)
+    c.session_id(req.session_id)
+    c.number("seq", req.seq, 1, SEQ_MAX)
+    if all(getattr(req, name) is msgspec.UNSET for name in UPDATABLE):
+        c.bad(f"body: give at least one of {', '.join(UPDATABLE)}")
+    check_fields(c, req, limits)
+    meta = None
+    if isinstance(req.meta, dict):
+        meta = c.json_object("meta", req.meta, limits.max_meta_bytes)
+    c.done()
+    return req, meta
+
+
+def check_delete_chat(parsed: Parsed) -> tuple[Any, int, bool]:
+    """Return delete_chat's request, the seq it names and whether later ones go too."""
+    req = parsed.fields()
+    c = parsed.checker()
+    c.user_id(req.user_id)
+    c.session_id(req.session_id)
+    if (req.seq is None) == (req.from_seq is None):
+        c.bad("seq: give either seq (one message) or from_seq (it and every later one)")
+    for name in ("seq", "from_seq"):
+        value = getattr(req, name)
+        if value is not None:
+            c.number(name, value, 1, SEQ_MAX)
+    c.done()
+    return req, req.seq if req.seq is not None else req.from_seq, req.from_seq is not None
 
 
 def check_session_names(
@@ -100,8 +150,8 @@ def check_session_names(
     return req, limit, after
 
 
-def check_session_info(parsed: Parsed) -> tuple[Any, int, int | None]:
-    """Return the request, its page size and ``before_seq``."""
+def check_session_info(parsed: Parsed) -> tuple[Any, int]:
+    """Return the request and its page size (``before_seq`` or ``after_seq``, not both)."""
     req = parsed.fields()
     c = parsed.checker()
     c.user_id(req.user_id)
@@ -110,8 +160,12 @@ def check_session_info(parsed: Parsed) -> tuple[Any, int, int | None]:
     c.number("limit", limit, 1, CHATS_LIMIT_MAX)
     if req.before_seq is not None:
         c.number("before_seq", req.before_seq, 1, SEQ_MAX)
+    if req.after_seq is not None:
+        if req.before_seq is not None:
+            c.bad("after_seq: give before_seq (paging back) or after_seq (forward), not both")
+        c.number("after_seq", req.after_seq, 0, SEQ_MAX)
     c.done()
-    return req, limit, req.before_seq
+    return req, limit
 
 
 class AddUserInput(msgspec.Struct):

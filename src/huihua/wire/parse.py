@@ -22,7 +22,7 @@ import msgspec
 from huihua.errors import InvalidRequest, TooLarge
 from huihua.ids import new_id
 from huihua.wire.requests import Request
-from huihua.wire.rules import MAX_DEPTH, REQUEST_ID_MAX, Checker
+from huihua.wire.rules import ENUMS, MAX_DEPTH, REQUEST_ID_MAX, Checker
 
 _MISSING = re.compile(r"Object missing required field `([^`]*)`", re.DOTALL)
 _UNKNOWN = re.compile(r"Object contains unknown field `([^`]*)`", re.DOTALL)
@@ -259,7 +259,8 @@ def _explain(text: str) -> str:
         )
         return f"{path}: must be {wanted}, not {_TYPE_WORDS.get(t.group(2), t.group(2))}"
     if rule.startswith("Invalid enum value"):
-        return f"{path}: must be one of " + ", ".join(f'"{v}"' for v in ("user", "ai"))
+        values = ENUMS.get(re.split(r"[.\]]", path)[-1], ())
+        return f"{path}: must be one of " + ", ".join(f'"{v}"' for v in values)
     if "out of range" in rule:
         return f"{re.split(r'[.[]', path, maxsplit=1)[0] or 'body'}: number out of range"
     return f"{path}: {rule[:1].lower()}{rule[1:]}"

@@ -68,6 +68,21 @@ def add_chat_reply_around_seq(
     return head, b',"created_at":%b}' % _encode(created_at)
 
 
+class AddChatsReply(Envelope):
+    session_id: str = ""
+    seqs: list[int] = msgspec.field(default_factory=list)
+    created_at: str = ""
+
+
+class UpdateChatReply(Envelope):
+    seq: int = 0
+    updated_at: str = ""
+
+
+class DeleteChatReply(Envelope):
+    deleted: int = 0
+
+
 class SessionOut(msgspec.Struct):
     session_id: str
     session_title: str
@@ -81,12 +96,22 @@ class SessionNamesReply(Envelope):
     next_cursor: str = ""
 
 
-class ChatOut(msgspec.Struct):
+class ChatOut(msgspec.Struct, omit_defaults=True):
+    """A message as read: the seed's fields always, the others of API.md §5.1 only when
+    they are not at their default (``parts`` and ``tool_calls`` as the JSON stored)."""
+
     role: str
     msg: str
     seq: int
     created_at: str
-    meta: msgspec.Raw | None = None
+    meta: msgspec.Raw | None
+    parts: msgspec.Raw | None = None
+    reasoning: str = ""
+    tool_calls: msgspec.Raw | None = None
+    tool_call_id: str = ""
+    name: str = ""
+    status: str = "complete"
+    updated_at: str = ""
 
 
 class SessionInfoReply(Envelope):

@@ -12,7 +12,11 @@ from typing import Any, Literal
 import msgspec
 
 
-class Request(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class Request(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """A request body. Encoded (for its idempotency fingerprint) without the fields left at
+    their default: fewer fields to sort and hash, and the same fingerprint whether an
+    optional field was left out or sent as null."""
+
     request_id: str | None = None
 
 
@@ -32,13 +36,89 @@ class QueryUserInfoRequest(Request):
     user_id: str
 
 
+Role = Literal["user", "ai", "system", "tool"]
+Status = Literal["complete", "streaming", "failed", "cancelled"]
+
+
+class Part(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    """An attachment, by reference (API.md §5.1): an ``https:`` URL or a ``cloud://`` id."""
+
+    type: Literal["image", "audio", "video", "file"]
+    url: str
+    mime: str | None = None
+    name: str | None = None
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+
+
+class ToolCall(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A call an ``ai`` message makes; ``arguments`` is a string (usually JSON)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class ChatIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One message of /add_chats: the message fields of /add_chat (API.md §5.1)."""
+
+    role: Role
+    msg: str
+    parts: list[Part] | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+    status: Status | None = None
+    meta: dict[str, Any] | None = None
+
+
 class AddChatRequest(Request):
     user_id: str
-    role: Literal["user", "ai"]
+    role: Role
     msg: str
     session_id: str | None = None
     session_title: str | None = None
+    parts: list[Part] | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+    status: Status | None = None
     meta: dict[str, Any] | None = None
+
+
+class AddChatsRequest(Request):
+    user_id: str
+    chats: list[ChatIn]
+    session_id: str | None = None
+    session_title: str | None = None
+
+
+class UpdateChatRequest(Request):
+    """Each field given replaces the stored one whole; ``null`` (or ``[]``, ``""``) clears
+    it. A field left out keeps its value: UNSET, not None."""
+
+    user_id: str
+    session_id: str
+    seq: int
+    msg: str | msgspec.UnsetType | None = msgspec.UNSET
+    parts: list[Part] | msgspec.UnsetType | None = msgspec.UNSET
+    reasoning: str | msgspec.UnsetType | None = msgspec.UNSET
+    tool_calls: list[ToolCall] | msgspec.UnsetType | None = msgspec.UNSET
+    meta: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
+    status: Status | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class DeleteChatRequest(Request):
+    """``seq``: that message; ``from_seq``: that one and every later one."""
+
+    user_id: str
+    session_id: str
+    seq: int | None = None
+    from_seq: int | None = None
 
 
 class QuerySessionNamesRequest(Request):
@@ -52,6 +132,7 @@ class QuerySessionInfoRequest(Request):
     session_id: str
     limit: int | None = None
     before_seq: int | None = None
+    after_seq: int | None = None
 
 
 class DeleteSpecificSessionRequest(Request):

@@ -24,6 +24,16 @@ SESSION_TITLE_MAX = 100
 SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX = 100, 1000
 CHATS_LIMIT_DEFAULT, CHATS_LIMIT_MAX = 1000, 1000
 SEQ_MAX = 2**31 - 1
+CHATS_PER_CALL_MAX = 100  # /add_chats
+PARTS_MAX, PART_URL_MAX, PART_MIME_MAX, PART_NAME_MAX = 16, 2_048, 128, 256
+PART_NUMBER_MAX = 2**53 - 1  # sizes and durations: what a JSON client holds exactly
+TOOL_CALLS_MAX, TOOL_ID_MAX, TOOL_NAME_MAX = 32, 128, 128
+PART_SCHEMES = ("https:", "cloud://")  # references only: huihua never keeps file bytes
+# The values of the contract's enumerations (API.md §5.1), by field name.
+ROLES = ("user", "ai", "system", "tool")
+STATUSES = ("complete", "streaming", "failed", "cancelled")
+PART_TYPES = ("image", "audio", "video", "file")
+ENUMS = {"role": ROLES, "status": STATUSES, "type": PART_TYPES}
 TIMESTAMP_MAX = 2**53
 MAX_DEPTH = 32  # JSON nesting: the top-level object is depth 1
 
@@ -33,7 +43,7 @@ RESERVED_PROFILE_FIELDS = frozenset(
 )
 
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-SESSION_ID_CHARS = re.compile(r"[A-Za-z0-9_-]*")
+SESSION_ID_CHARS = re.compile(r"[A-Za-z0-9_.:-]*")
 _encode = msgspec.json.Encoder().encode
 NUL_ESCAPE = b"\\u0000"  # how msgspec writes U+0000 in JSON (or an escaped backslash's tail)
 
@@ -84,7 +94,7 @@ class Checker:
         if value == "":
             self.bad("session_id: must not be empty")
         elif not SESSION_ID_CHARS.fullmatch(value):
-            self.bad("session_id: may contain only A-Z, a-z, 0-9, '_' and '-'")
+            self.bad("session_id: may contain only A-Z, a-z, 0-9, '_', '.', ':' and '-'")
         elif len(value) > SESSION_ID_MAX:
             self.large(f"session_id: must be at most {SESSION_ID_MAX} characters")
 

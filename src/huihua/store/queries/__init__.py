@@ -24,10 +24,17 @@ from huihua.store.queries.access import (
 )
 from huihua.store.queries.idempotency import get_idempotency, put_idempotency
 from huihua.store.queries.messages import (
+    CHANGEABLE,
+    EXTRA_FIELDS,
+    MESSAGE_FIELDS,
     append_alone,
     appends_alone,
+    delete_messages,
     insert_message,
+    message_for_update,
+    messages_page,
     session_messages,
+    update_message,
 )
 from huihua.store.queries.sessions import (
     bump_session,
@@ -35,16 +42,23 @@ from huihua.store.queries.sessions import (
     delete_session,
     insert_session,
     list_sessions,
+    lock_session,
+    touch_session,
+    uncount_messages,
 )
 from huihua.store.queries.users import get_user, insert_user, update_user, user_exists
 
 __all__ = [
+    "CHANGEABLE",
+    "EXTRA_FIELDS",
+    "MESSAGE_FIELDS",
     "append_alone",
     "appends_alone",
     "bump_session",
     "claim_login_code",
     "delete_all_sessions",
     "delete_login_code",
+    "delete_messages",
     "delete_session",
     "delete_user",
     "finish_login_code",
@@ -56,11 +70,17 @@ __all__ = [
     "insert_session",
     "insert_user",
     "list_sessions",
+    "lock_session",
+    "message_for_update",
+    "messages_page",
     "new_token_nonce",
     "purge_login_codes",
     "put_idempotency",
     "session_messages",
     "set_token_nonce",
+    "touch_session",
+    "uncount_messages",
+    "update_message",
     "update_user",
     "user_exists",
 ]

@@ -1,13 +1,28 @@
-"""Messages: appending one (in one statement where the store can), and a page of them.
+"""Messages: appending (in one statement where the store can), a page of them (backwards
+or forwards), changing one, deleting one or a tail.
 
-A page of messages walks the primary key ``(user_id, session_id, seq)`` backwards.
+A page of messages walks the primary key ``(user_id, session_id, seq)``, backwards from
+``before_seq`` or forwards from ``after_seq``. A row of a page is the tuple
+:data:`MESSAGE_FIELDS` names.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Text, and_, bindparam, cast, exists, insert, select
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    insert,
+    select,
+    update,
+)
 
 from huihua.store.queries._common import insert_row, matches
 from huihua.store.queries.sessions import BUMP, SESSION_KEY
@@ -18,8 +33,19 @@ _i = idempotency_records.c
 _s = chat_sessions.c
 _m = chat_messages.c
 
+# A message with only the seed's fields is stored by the statement of before the fields of
+# API.md §5.1 (fewer parameters to bind on the hot path); any other, by the full one.
+_SEED_FIELDS = ("user_id", "session_id", "seq", "role", "msg", "meta", "created_at")
+_INSERT_SEED_MESSAGE = Statement(
+    insert(chat_messages).values({name: bindparam(name) for name in _SEED_FIELDS})
+)
 _INSERT_MESSAGE = insert_row(chat_messages)
-_MESSAGE_COLUMNS = (_m.role, _m.msg, _m.seq, _m.created_at, _m.meta)
+# The fields a message may have besides the seed's, and those /update_chat may change.
+EXTRA_FIELDS = ("parts", "reasoning", "tool_calls", "tool_call_id", "name", "status")
+CHANGEABLE = ("msg", "parts", "reasoning", "tool_calls", "meta", "status")
+MESSAGE_FIELDS = ("role", "msg", "seq", "created_at", "meta", *EXTRA_FIELDS, "updated_at")
+_MESSAGE_COLUMNS = tuple(_m[name] for name in MESSAGE_FIELDS)
+_NO_EXTRA = dict.fromkeys(EXTRA_FIELDS)
 
 
 def _append_alone(*, recorded: bool) -> Statement:
@@ -30,7 +56,7 @@ def _append_alone(*, recorded: bool) -> Statement:
     bump = BUMP
     if recorded:
         bump = bump.where(~exists().where(matches(_i.user_id), matches(_i.request_id)))
-    bump = bump.returning(_s.chat_count).cte("bump")
+    bump = bump.returning(_s.last_seq).cte("bump")
     message = (
         insert(chat_messages)
         .from_select(
@@ -38,7 +64,7 @@ def _append_alone(*, recorded: bool) -> Statement:
             select(
                 bindparam("key_user", type_=String),
                 bindparam("key_session", type_=String),
-                bump.c.chat_count,
+                bump.c.last_seq,
                 bindparam("role", type_=String),
                 bindparam("msg", type_=Text),
                 bindparam("meta", type_=Text),
@@ -75,7 +101,7 @@ _APPEND_ALONE = {recorded: _append_alone(recorded=recorded) for recorded in (Fal
 
 def appends_alone(db: Db) -> bool:
     """Return whether :func:`append_alone` can append on this store
-    (``caps.append_in_one_statement``: PostgreSQL)."""
+    (``caps.append_in_one_statement``: PostgreSQL). It stores the seed's fields only."""
     return db.caps.append_in_one_statement
 
 
@@ -126,77 +152,160 @@ def insert_message(
     user_id: str,
     session_id: str,
     seq: int,
+    now: int,
     role: str,
     msg: str,
     meta: str | None,
-    now: int,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Store one message at its seq."""
-    db.run(
-        _INSERT_MESSAGE,
-        user_id=user_id,
-        session_id=session_id,
-        seq=seq,
-        role=role,
-        msg=msg,
-        meta=meta,
-        created_at=now,
-    )
+    """Store one message at its seq; ``extra``: its fields of :data:`EXTRA_FIELDS` that
+    are set (None or empty: none is)."""
+    params = {
+        "user_id": user_id,
+        "session_id": session_id,
+        "seq": seq,
+        "role": role,
+        "msg": msg,
+        "meta": meta,
+        "created_at": now,
+    }
+    if not extra:
+        db.run(_INSERT_SEED_MESSAGE, **params)
+        return
+    db.run(_INSERT_MESSAGE, **(params | _NO_EXTRA | extra), updated_at=None)
 
 
-def _messages(*, before: bool) -> Statement:
-    where = [matches(_m.user_id), matches(_m.session_id)]
-    if before:
-        where.append(_m.seq < bindparam("before_seq"))
+def _range(on: Any, direction: str | None) -> tuple[Any, Any]:
+    """Return the condition and order of a page: ``before`` (newest first, below
+    ``before_seq``), ``after`` (oldest first, above ``after_seq``) or None (newest first)."""
+    if direction == "after":
+        return and_(on, _m.seq > bindparam("after_seq")), _m.seq.asc()
+    if direction == "before":
+        return and_(on, _m.seq < bindparam("before_seq")), _m.seq.desc()
+    return on, _m.seq.desc()
+
+
+def _messages(direction: str | None) -> Statement:
+    where, order = _range(and_(matches(_m.user_id), matches(_m.session_id)), direction)
     return Statement(
-        select(*_MESSAGE_COLUMNS).where(*where).order_by(_m.seq.desc()).limit(bindparam("limit"))
+        select(*_MESSAGE_COLUMNS).where(where).order_by(order).limit(bindparam("limit"))
     )
 
 
-def _session_messages(*, before: bool) -> Statement:
-    # The session's row joined to its newest messages: one statement answers both "does the
-    # session exist" and "its page of messages". The session is one row, so every engine
-    # walks the message key backwards, with no sort.
-    on = and_(_m.user_id == _s.user_id, _m.session_id == _s.session_id)
-    if before:
-        on = and_(on, _m.seq < bindparam("before_seq"))
+def _session_messages(direction: str | None) -> Statement:
+    # The session's row joined to its page of messages: one statement answers both "does
+    # the session exist" and "its page of messages". The session is one row, so every
+    # engine walks the message key in order, with no sort.
+    on, order = _range(and_(_m.user_id == _s.user_id, _m.session_id == _s.session_id), direction)
     return Statement(
         select(_s.session_title, *_MESSAGE_COLUMNS)
         .select_from(chat_sessions.outerjoin(chat_messages, on))
         .where(SESSION_KEY)
-        .order_by(_m.seq.desc())
+        .order_by(order)
         .limit(bindparam("limit"))
     )
 
 
+_DIRECTIONS = (None, "before", "after")
 _SESSION_TITLE = Statement(select(_s.session_title).where(SESSION_KEY))
-_MESSAGES = {before: _messages(before=before) for before in (False, True)}
-_SESSION_MESSAGES = {before: _session_messages(before=before) for before in (False, True)}
+_MESSAGES = {d: _messages(d) for d in _DIRECTIONS}
+_SESSION_MESSAGES = {d: _session_messages(d) for d in _DIRECTIONS}
+
+
+def _page_params(
+    user_id: str, session_id: str, limit: int, before_seq: int | None, after_seq: int | None
+) -> tuple[str | None, dict[str, Any]]:
+    params: dict[str, Any] = {"user_id": user_id, "session_id": session_id, "limit": limit}
+    if after_seq is not None:
+        params["after_seq"] = after_seq
+        return "after", params
+    if before_seq is not None:
+        params["before_seq"] = before_seq
+        return "before", params
+    return None, params
 
 
 def session_messages(
-    db: Db, user_id: str, session_id: str, limit: int, before_seq: int | None
+    db: Db,
+    user_id: str,
+    session_id: str,
+    limit: int,
+    before_seq: int | None = None,
+    after_seq: int | None = None,
 ) -> tuple[str | None, list[Any]] | None:
-    """Return the session's title and its newest ``limit`` messages below ``before_seq``,
-    newest first, as tuples of (role, msg, seq, created_at, meta); None: no such session.
+    """Return the session's title and a page of ``limit`` messages: the newest below
+    ``before_seq`` (newest first), or the oldest above ``after_seq`` (oldest first), as
+    tuples of :data:`MESSAGE_FIELDS`; None: no such session.
 
     Where ``caps.session_page_as_join`` (PostgreSQL) this is one statement, a join (one
     round trip). SQLite, where a statement costs no round trip, and MariaDB, which sorts
     the join's rows in a temporary table, run two (measured here for 50 messages: SQLite
     46 µs against 51 µs for the join; MariaDB 249 µs against 646 µs).
     """
-    params: dict[str, Any] = {"user_id": user_id, "session_id": session_id, "limit": limit}
-    if before_seq is not None:
-        params["before_seq"] = before_seq
-    before = before_seq is not None
+    direction, params = _page_params(user_id, session_id, limit, before_seq, after_seq)
     if not db.caps.session_page_as_join:
         found = db.row(_SESSION_TITLE, user_id=user_id, session_id=session_id)
         if found is None:
             return None
-        return found[0], db.tuples(_MESSAGES[before], **params)
-    rows = db.tuples(_SESSION_MESSAGES[before], **params)
+        return found[0], db.tuples(_MESSAGES[direction], **params)
+    rows = db.tuples(_SESSION_MESSAGES[direction], **params)
     if not rows:
         return None
     if rows[0][3] is None:  # the session, with no message in the range asked for
         return rows[0][0], []
     return rows[0][0], [row[1:] for row in rows]
+
+
+def messages_page(
+    db: Db,
+    user_id: str,
+    session_id: str,
+    limit: int,
+    before_seq: int | None = None,
+    after_seq: int | None = None,
+) -> list[Any]:
+    """Return a page of messages as :func:`session_messages` does, without the session
+    (for the next batch of a page read in batches)."""
+    direction, params = _page_params(user_id, session_id, limit, before_seq, after_seq)
+    return db.tuples(_MESSAGES[direction], **params)
+
+
+_MESSAGE_KEY = and_(matches(_m.user_id), matches(_m.session_id), matches(_m.seq))
+_GET_FOR_UPDATE = Statement(select(*_MESSAGE_COLUMNS).where(_MESSAGE_KEY).with_for_update())
+_UPDATES: dict[tuple[str, ...], Statement] = {}
+_DELETE_ONE = Statement(delete(chat_messages).where(_MESSAGE_KEY))
+_DELETE_FROM = Statement(
+    delete(chat_messages).where(
+        matches(_m.user_id), matches(_m.session_id), _m.seq >= bindparam("seq")
+    )
+)
+
+
+def message_for_update(db: Db, user_id: str, session_id: str, seq: int) -> Any:
+    """Return one message (a named row of :data:`MESSAGE_FIELDS`), locked until the
+    transaction ends; None: no such message."""
+    return db.row(_GET_FOR_UPDATE, user_id=user_id, session_id=session_id, seq=seq)
+
+
+def update_message(
+    db: Db, user_id: str, session_id: str, seq: int, now: int, values: dict[str, Any]
+) -> None:
+    """Set the fields ``values`` names (of :data:`CHANGEABLE`) and ``updated_at``."""
+    names = tuple(sorted(values))
+    statement = _UPDATES.get(names)
+    if statement is None:
+        if not set(names) <= set(CHANGEABLE):
+            raise ValueError(f"not a field update_chat changes: {names}")
+        statement = _UPDATES[names] = Statement(
+            update(chat_messages)
+            .where(_MESSAGE_KEY)
+            .values({name: bindparam(f"new_{name}") for name in (*names, "updated_at")})
+        )
+    new = {f"new_{name}": value for name, value in values.items()}
+    db.run(statement, user_id=user_id, session_id=session_id, seq=seq, new_updated_at=now, **new)
+
+
+def delete_messages(db: Db, user_id: str, session_id: str, seq: int, *, later: bool) -> int:
+    """Delete the message at ``seq`` (``later``: and every later one); return how many."""
+    statement = _DELETE_FROM if later else _DELETE_ONE
+    return db.run(statement, user_id=user_id, session_id=session_id, seq=seq)

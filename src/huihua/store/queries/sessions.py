@@ -17,25 +17,45 @@ from huihua.store.tables import chat_messages, chat_sessions
 _s = chat_sessions.c
 _m = chat_messages.c
 
-# A session's key, and the UPDATE that takes its next seq (messages.py builds on both).
+# A session's key, and the UPDATE that takes its next seqs (messages.py builds on both):
+# ``n`` messages are appended, the last of them at the new ``last_seq``.
 SESSION_KEY = and_(matches(_s.user_id), matches(_s.session_id))
-BUMP = (
-    update(chat_sessions)
-    .where(_s.user_id == bindparam("key_user"), _s.session_id == bindparam("key_session"))
-    .values(
-        chat_count=_s.chat_count + literal_column("1"),
-        updated_at=bindparam("now"),
-        session_title=func.coalesce(_s.session_title, bindparam("title")),
+
+
+def _bump(n: Any) -> Any:
+    return (
+        update(chat_sessions)
+        .where(_s.user_id == bindparam("key_user"), _s.session_id == bindparam("key_session"))
+        .values(
+            chat_count=_s.chat_count + n,
+            last_seq=_s.last_seq + n,
+            updated_at=bindparam("now"),
+            session_title=func.coalesce(_s.session_title, bindparam("title")),
+        )
     )
-)
-_BUMP_RETURNING = Statement(BUMP.returning(_s.chat_count))
-# MySQL/MariaDB have no UPDATE … RETURNING; LAST_INSERT_ID(expr) brings the new count back
+
+
+BUMP = _bump(literal_column("1"))  # one message: no parameter to bind
+_BUMPS = {
+    1: BUMP,
+    None: _bump(bindparam("n")),
+}
+_BUMP_RETURNING = {n: Statement(b.returning(_s.last_seq)) for n, b in _BUMPS.items()}
+# MySQL/MariaDB have no UPDATE … RETURNING; LAST_INSERT_ID(expr) brings the new seq back
 # in the UPDATE's own answer, one round trip rather than a second SELECT.
-_BUMP_FOR_ID = Statement(
-    BUMP.values(chat_count=func.last_insert_id(_s.chat_count + literal_column("1")))
+_BUMP_FOR_ID = {
+    1: Statement(BUMP.values(last_seq=func.last_insert_id(_s.last_seq + literal_column("1")))),
+    None: Statement(
+        _BUMPS[None].values(last_seq=func.last_insert_id(_s.last_seq + bindparam("n")))
+    ),
+}
+_BUMP_PLAIN = {n: Statement(b) for n, b in _BUMPS.items()}
+_LAST_SEQ = Statement(select(_s.last_seq).where(SESSION_KEY))
+_LOCK_SESSION = Statement(select(_s.last_seq).where(SESSION_KEY).with_for_update())
+_TOUCH = Statement(update(chat_sessions).where(SESSION_KEY).values(updated_at=bindparam("now")))
+_UNCOUNT = Statement(
+    update(chat_sessions).where(SESSION_KEY).values(chat_count=_s.chat_count - bindparam("deleted"))
 )
-_BUMP_PLAIN = Statement(BUMP)
-_CHAT_COUNT = Statement(select(_s.chat_count).where(SESSION_KEY))
 _INSERT_SESSION = insert_row(chat_sessions)
 _LIST_COLUMNS = (_s.session_id, _s.session_title, _s.created_at, _s.updated_at, _s.chat_count)
 _ORDER = (_s.updated_at.desc(), _s.session_id.desc())
@@ -63,34 +83,60 @@ _DELETE_USER_MESSAGES = Statement(delete(chat_messages).where(matches(_m.user_id
 _DELETE_USER_SESSIONS = Statement(delete(chat_sessions).where(matches(_s.user_id)))
 
 
-def bump_session(db: Db, user_id: str, session_id: str, now: int, title: str | None) -> Any:
-    """Take the next ``seq`` of a session and touch it; return the seq, or None if absent.
+def bump_session(
+    db: Db, user_id: str, session_id: str, now: int, title: str | None, n: int = 1
+) -> Any:
+    """Take the next ``n`` seqs of a session and touch it; return the last of them, or None
+    if the session is absent.
 
     The row update locks the session, so concurrent appends queue up and each gets its own
-    seq. ``title`` fills a session that has none yet.
+    seqs. ``title`` fills a session that has none yet.
     """
     params = {"key_user": user_id, "key_session": session_id, "now": now, "title": title}
+    key: int | None = 1
+    if n != 1:
+        key = None
+        params["n"] = n
     if db.caps.update_returning:
-        return db.scalar(_BUMP_RETURNING, **params)
+        return db.scalar(_BUMP_RETURNING[key], **params)
     if db.caps.bump_returns_last_insert_id:
-        touched, seq = db.run_for_id(_BUMP_FOR_ID, **params)
+        touched, seq = db.run_for_id(_BUMP_FOR_ID[key], **params)
         return seq if touched else None
-    if db.run(_BUMP_PLAIN, **params) == 0:
+    if db.run(_BUMP_PLAIN[key], **params) == 0:
         return None
-    return db.scalar(_CHAT_COUNT, user_id=user_id, session_id=session_id)
+    return db.scalar(_LAST_SEQ, user_id=user_id, session_id=session_id)
 
 
-def insert_session(db: Db, user_id: str, session_id: str, title: str | None, now: int) -> None:
-    """Create a session holding one message; a concurrent twin raises an IntegrityError."""
+def insert_session(
+    db: Db, user_id: str, session_id: str, title: str | None, now: int, n: int = 1
+) -> None:
+    """Create a session holding ``n`` messages; a concurrent twin raises an IntegrityError."""
     db.run(
         _INSERT_SESSION,
         user_id=user_id,
         session_id=session_id,
         session_title=title,
-        chat_count=1,
+        chat_count=n,
+        last_seq=n,
         created_at=now,
         updated_at=now,
     )
+
+
+def lock_session(db: Db, user_id: str, session_id: str) -> bool:
+    """Lock a session's row for the rest of the transaction (before any of its messages, as
+    an append does); return whether it exists."""
+    return db.row(_LOCK_SESSION, user_id=user_id, session_id=session_id) is not None
+
+
+def touch_session(db: Db, user_id: str, session_id: str, now: int) -> None:
+    """Move a session to the top of the list (a message of it changed)."""
+    db.run(_TOUCH, user_id=user_id, session_id=session_id, now=now)
+
+
+def uncount_messages(db: Db, user_id: str, session_id: str, deleted: int) -> None:
+    """Take ``deleted`` messages off a session's ``chat_count`` (its ``last_seq`` stays)."""
+    db.run(_UNCOUNT, user_id=user_id, session_id=session_id, deleted=deleted)
 
 
 def list_sessions(db: Db, user_id: str, limit: int, after: tuple[int, str] | None) -> list[Any]:
