@@ -313,7 +313,10 @@ def load(top: Path) -> dict[str, Any]:
 
 
 def save(top: Path, state: dict[str, Any]) -> None:
-    (top / "topology.json").write_text(json.dumps(state, indent=2) + "\n")
+    """Write the state; only its owner may read it (a password and the service key)."""
+    path = top / "topology.json"
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(state, indent=2) + "\n")
 
 
 def up(top: Path, base: int, hosts: int) -> dict[str, Any]:
