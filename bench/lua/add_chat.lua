@@ -4,6 +4,9 @@ local users = tonumber(os.getenv("BENCH_USERS") or "64")
 local run = os.getenv("BENCH_RUN") or "run"
 local counter = 0
 local headers = {["Content-Type"] = "application/json"}
+if os.getenv("BENCH_AUTHORIZATION") then  -- a server with auth on (bench/galera.py)
+    headers["Authorization"] = os.getenv("BENCH_AUTHORIZATION")
+end
 
 function request()
     counter = counter + 1

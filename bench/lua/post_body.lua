@@ -4,3 +4,6 @@ wrk.method = "POST"
 wrk.path = os.getenv("BENCH_PATH")
 wrk.body = os.getenv("BENCH_BODY")
 wrk.headers["Content-Type"] = "application/json"
+if os.getenv("BENCH_AUTHORIZATION") then  -- a server with auth on (bench/galera.py)
+    wrk.headers["Authorization"] = os.getenv("BENCH_AUTHORIZATION")
+end

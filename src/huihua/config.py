@@ -61,6 +61,11 @@ class Settings:
     pool_size: int = _setting(
         8, "Connections per worker to PostgreSQL or MySQL (threads that run their queries)."
     )
+    retry_budget_ms: int = _setting(
+        1_000,
+        "PostgreSQL/MySQL: how long, in ms, a transaction that met a conflict (deadlock, "
+        "serialization or Galera certification failure) is run again before ok 8.",
+    )
     sqlite_synchronous: str = _setting(
         "FULL",
         "SQLite synchronous pragma: FULL (durable, default), EXTRA, NORMAL or OFF (weaker: "
@@ -180,7 +185,7 @@ class Settings:
                 raise ValueError(f"{name}: must be at least 1")
         if self.port > PORT_MAX:
             raise ValueError(f"port: must be at most {PORT_MAX}")
-        for name in ("rate_limit_user", "rate_limit_address"):
+        for name in ("rate_limit_user", "rate_limit_address", "retry_budget_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be at least 0")
         if self.wechat_timeout_ms > WECHAT_TIMEOUT_MAX_MS:

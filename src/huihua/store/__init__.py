@@ -163,7 +163,8 @@ def open_store(settings: Settings) -> Store:
     except BaseException:
         engine.dispose()
         raise
-    return Store(kind.name, PooledRunner(engine, settings.pool_size), warnings)
+    runner = PooledRunner(engine, settings.pool_size, retry_budget_ms=settings.retry_budget_ms)
+    return Store(kind.name, runner, warnings)
 
 
 def _check_schema(engine: Engine) -> None:

@@ -1,9 +1,12 @@
 """How the transaction runner sorts a driver's exceptions: run again, unavailable, or neither.
 
-- Run the transaction again from the start: a serialization failure or a deadlock
-  (PostgreSQL SQLSTATE 40001, 40P01; MySQL/MariaDB errors 1213, 1205 — Galera reports a
-  certification conflict at COMMIT as 1213), or an integrity error (a concurrent twin
-  inserted the same key first; run again, the write finds it).
+- A conflict: run the transaction again from the start, within the runner's time budget
+  (``HUIHUA_RETRY_BUDGET_MS``), then answer ok 8. Another transaction won, or the node
+  could not take this one yet; the store itself is up. The codes, each named below:
+  PostgreSQL SQLSTATE 40001 and 40P01 (CockroachDB answers 40001 too); MySQL/MariaDB 1213
+  and 1205, and the ones a Galera node raises, 1047 and 1180.
+- An integrity error: run again, a few times (``MAX_ATTEMPTS``): a concurrent twin
+  inserted the same key first, and the next run finds it. One that persists goes up.
 - Unavailable: the store cannot be reached or used right now (the driver's operational and
   interface errors, SQLAlchemy's when a pooled connection cannot be checked out). The
   client is answered ok 8, "nothing was written, retry is safe".
@@ -30,9 +33,29 @@ from huihua.timestamps import now_ms, rfc3339
 log = logging.getLogger("huihua.store")
 
 UNAVAILABLE = "storage: unavailable; nothing was written, retry is safe"
-# PostgreSQL SQLSTATEs and MySQL error numbers that mean "run the transaction again".
-RETRY_SQLSTATES = frozenset({"40001", "40P01"})
-RETRY_MYSQL = frozenset({1213, 1205})
+BUSY = "storage: busy (conflicting writes, or a database node not ready); retry is safe"
+
+# PostgreSQL SQLSTATEs that mean "run the transaction again".
+SERIALIZATION_FAILURE = "40001"  # SERIALIZABLE lost a race; CockroachDB's restart error
+DEADLOCK_DETECTED = "40P01"
+RETRY_SQLSTATES = frozenset({SERIALIZATION_FAILURE, DEADLOCK_DETECTED})
+
+# MySQL/MariaDB error numbers that mean "run the transaction again".
+ER_LOCK_DEADLOCK = 1213  # InnoDB deadlock. Galera: a certification conflict at COMMIT (a
+#   write set certified first on another node touched the same rows), and any statement of a
+#   transaction a replicated write set aborted (brute-force abort) fails with it too.
+ER_LOCK_WAIT_TIMEOUT = 1205  # innodb_lock_wait_timeout ran out waiting for a row lock
+ER_UNKNOWN_COM_ERROR = 1047  # Galera: "WSREP has not yet prepared node for application
+#   use": the node is not (yet, or no longer) in the primary component; nothing ran. Another
+#   node may take the transaction, or this one once it has rejoined.
+ER_ERROR_DURING_COMMIT = 1180  # Galera at COMMIT: the write set could not be replicated
+#   (the node lost the cluster, a streaming fragment failed); rolled back here. If it did
+#   commit elsewhere, the run again finds the write's idempotency record.
+RETRY_MYSQL = frozenset(
+    {ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, ER_UNKNOWN_COM_ERROR, ER_ERROR_DURING_COMMIT}
+)
+# Not retried: 1317 ER_QUERY_INTERRUPTED (what Galera answers to a client killed by
+# KILL QUERY: an operator's decision, not a race) goes up as the store's failure.
 # "No room to write": SQLite's primary result code, PostgreSQL's disk_full, MySQL's
 # ER_DISK_FULL and ER_RECORD_FILE_FULL (InnoDB's answer when its tablespace cannot grow).
 SQLITE_FULL = 13
@@ -66,12 +89,15 @@ class ErrorKinds:
 
     def retryable(self, error: BaseException) -> bool:
         """Return whether a failed transaction should be run again from the start."""
-        if isinstance(error, self._integrity):
-            return True  # a concurrent twin inserted the same key first
-        if getattr(error, "sqlstate", None) in RETRY_SQLSTATES:
-            return True
-        args = getattr(error, "args", ())
-        return bool(args) and args[0] in RETRY_MYSQL
+        return self.integrity(error) or conflict(error)
+
+    def integrity(self, error: BaseException) -> bool:
+        """Return whether an error is the driver's integrity error (a duplicate key)."""
+        return isinstance(error, self._integrity)
+
+    def conflict(self, error: BaseException) -> bool:
+        """Return whether an error is a conflict: run again within the budget, then ok 8."""
+        return conflict(error)
 
     def unavailable(self, error: BaseException) -> bool:
         """Return whether an error means the store cannot be reached or used right now."""
@@ -92,11 +118,33 @@ class ErrorKinds:
             return failure
         return error
 
+    def busy(self, error: BaseException, attempts: int, elapsed_ms: float) -> BaseException:
+        """Return what a write answers when its conflicts outlasted the retry budget: ok 8."""
+        log.warning(
+            "store busy: %d attempts in %.0f ms, the last failed with %s",
+            attempts,
+            elapsed_ms,
+            logs.error_classes(error),
+        )
+        failure = StorageUnavailable(BUSY)
+        failure.__cause__ = error
+        return failure
+
     def wrote(self) -> None:
         """Note that a write committed: the store takes writes (again)."""
         if self.refusing is not None:
             log.warning("store takes writes again (refused them since %s)", self.refusing.since)
             self.refusing = None
+
+
+def conflict(error: BaseException) -> bool:
+    """Return whether a driver's error is one of the conflict codes above."""
+    if getattr(error, "sqlstate", None) in RETRY_SQLSTATES:
+        return True
+    if type(error).__module__.split(".", 1)[0] == "MySQLdb":
+        args = error.args
+        return bool(args) and type(args[0]) is int and args[0] in RETRY_MYSQL
+    return False
 
 
 def disk_full(error: BaseException | None) -> bool:

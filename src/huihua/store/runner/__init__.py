@@ -12,8 +12,9 @@ as that transaction's failure. Two runners, one per kind of store:
   fsync on a thread while the event loop goes on; reads on their own connections.
 - :class:`PooledRunner` (pooled.py), for PostgreSQL and MySQL/MariaDB: each call on a worker
   thread with a pooled connection in autocommit mode; a transaction that failed for a
-  serialization failure, a deadlock or a concurrent insert of the same key is run again
-  whole, up to ``MAX_ATTEMPTS`` times.
+  conflict (a serialization failure, a deadlock, a Galera certification conflict) is run
+  again whole within a time budget, then answered ok 8; one that met a concurrent insert
+  of the same key, up to ``MAX_ATTEMPTS`` times.
 
 Which errors are retried, and which mean the store is unavailable: ``huihua.store.errors``.
 """

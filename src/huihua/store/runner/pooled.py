@@ -3,10 +3,15 @@
 Each call runs on a worker thread with a pooled connection, never on the event loop. The
 connections are in autocommit mode: a read's statements are each their own transaction,
 and a write that is one statement (add_chat's append on PostgreSQL) costs one round trip,
-with no BEGIN and no COMMIT; other writes open a transaction at their first statement. A
-transaction that fails for a serialization failure, a deadlock (Galera reports a
-certification conflict at COMMIT as one) or a concurrent insert of the same key is retried
-whole, up to ``MAX_ATTEMPTS`` times, with jittered back-off (errors.py sorts the errors).
+with no BEGIN and no COMMIT; other writes open a transaction at their first statement.
+
+The retry rule (errors.py names the codes): a transaction that fails for a conflict — a
+serialization failure, a deadlock, a Galera certification conflict at COMMIT, a Galera
+node not ready — is run again whole, with jittered exponential back-off, for as long as
+the time budget (``HUIHUA_RETRY_BUDGET_MS``, from the call's start) allows; then the call
+fails with StorageUnavailable (ok 8: not acknowledged, a retry with the same request_id is
+safe), never with the driver's error (ok 9). A concurrent insert of the same key is run
+again too, at most ``MAX_ATTEMPTS`` times (the next run finds the twin's row).
 """
 
 from __future__ import annotations
@@ -26,15 +31,30 @@ from huihua.store.errors import ErrorKinds, Refusing
 from huihua.store.runner._shared import Fault, T, UnitOfWork, discard
 from huihua.store.sql import Db
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # runs of a transaction that failed on a duplicate key
+RETRY_BUDGET_MS = 1_000  # the default of HUIHUA_RETRY_BUDGET_MS (config.py)
+BACKOFF_FIRST_S = 0.001  # the first back-off is drawn from [0, 2 ms), then [0, 4 ms), …
+BACKOFF_MAX_S = 0.1  # … up to [0, 100 ms)
+
+
+def backoff_s(attempt: int) -> float:
+    """Return the pause after the ``attempt``-th failed run (1, 2, …): "full jitter", a
+    uniform draw below an exponentially growing cap, so that the losers of one conflict do
+    not meet again at the same moment."""
+    return random.uniform(0, min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2.0**attempt))
 
 
 class PooledRunner:
     """One pooled connection per call, on a worker thread; whole-transaction retries."""
 
-    def __init__(self, engine: Engine, threads: int) -> None:
-        """``engine``: its connections in autocommit mode (engine.py, ``serving``)."""
+    def __init__(
+        self, engine: Engine, threads: int, *, retry_budget_ms: int = RETRY_BUDGET_MS
+    ) -> None:
+        """``engine``: its connections in autocommit mode (engine.py, ``serving``).
+        ``retry_budget_ms``: how long a call may go on running a conflicting transaction
+        again, from its start (0: once, no retry)."""
         self._engine = engine
+        self._budget_s = retry_budget_ms / 1000
         self._caps = capabilities(engine.dialect)  # the engine has connected: open_store
         self._errors = ErrorKinds(engine)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="huihua-db")
@@ -84,7 +104,11 @@ class PooledRunner:
         # connection that died in the pool fails at its first statement, before anything
         # was committed, and the transaction is run once more on a new one.
         reconnected = False
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        started = time.monotonic()
+        duplicates = 0
+        attempt = 0
+        while True:
+            attempt += 1
             raw = None
             committing = False
             try:
@@ -107,7 +131,8 @@ class PooledRunner:
                 _rollback(raw)
                 raise
             except Exception as error:
-                if self._errors.unavailable(error) and not self._errors.retryable(error):
+                conflict = self._errors.conflict(error)
+                if self._errors.unavailable(error) and not conflict:
                     discard(raw)
                     self._engine.pool.dispose()  # its idle twins are most likely dead too
                     if raw is not None and not committing and not reconnected:
@@ -115,11 +140,18 @@ class PooledRunner:
                         continue
                     raise self._errors.failure(error) from error
                 _rollback(raw)
-                if attempt < MAX_ATTEMPTS and self._errors.retryable(error):
-                    time.sleep(random.uniform(0, 0.002 * 2**attempt))
+                if conflict:
+                    pause = backoff_s(attempt)
+                    elapsed = time.monotonic() - started
+                    if elapsed + pause >= self._budget_s:
+                        raise self._errors.busy(error, attempt, elapsed * 1000) from error
+                    time.sleep(pause)
+                    continue
+                if self._errors.integrity(error) and duplicates + 1 < MAX_ATTEMPTS:
+                    duplicates += 1
+                    time.sleep(backoff_s(duplicates))
                     continue
                 raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         """Release every connection."""
