@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from run import BENCH, MSG, Server, database
+from run import BENCH, MSG, PeakRss, Server, database
 
 SESSIONS = 100
 
@@ -43,35 +42,21 @@ def fill(base: str, messages: int) -> None:
 
 def export(server: Server) -> tuple[float, int, int, int]:
     """Return the seconds the export took, its bytes, and the RSS before and at peak."""
-    before = server.rss_bytes()
-    peak = before
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.wait(0.01):
-            peak = max(peak, server.rss_bytes())
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     started = time.monotonic()
     size = 0
     parts = []
-    try:
-        with (
-            httpx.Client(base_url=server.base, timeout=300) as http,
-            http.stream("POST", "/export_user_data", json={"user_id": "whole"}) as response,
-        ):
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                parts.append(chunk)
-    finally:
-        stop.set()
-        sampler.join()
+    with (
+        PeakRss(server) as rss,
+        httpx.Client(base_url=server.base, timeout=300) as http,
+        http.stream("POST", "/export_user_data", json={"user_id": "whole"}) as response,
+    ):
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            parts.append(chunk)
     took = time.monotonic() - started
     body = json.loads(b"".join(parts))
     assert body["ok"] == 0 and sum(len(s["chats"]) for s in body["sessions"]) > 0
-    return took, size, before, peak
+    return took, size, rss.before, rss.peak
 
 
 def main() -> None:

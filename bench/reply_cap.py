@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from run import BENCH, Server, database
+from run import BENCH, PeakRss, Server, database
 
 MESSAGES, CHARS, PER_CALL, READERS = 1_000, 65_536, 15, 4
 
@@ -41,14 +40,6 @@ def fill(base: str, char: str) -> None:
 
 def capped_reads(server: Server, rounds: int) -> tuple[int, int, list[int]]:
     """Return the RSS before, the peak during, and the reply sizes."""
-    before = server.rss_bytes()
-    peak = before
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.wait(0.01):
-            peak = max(peak, server.rss_bytes())
 
     def read(after: bool) -> int:
         body = {"user_id": "big", "session_id": "big", **({"after_seq": 0} if after else {})}
@@ -57,17 +48,11 @@ def capped_reads(server: Server, rounds: int) -> tuple[int, int, list[int]]:
         assert response.json()["ok"] == 0
         return len(response.content)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     sizes: list[int] = []
-    try:
-        with concurrent.futures.ThreadPoolExecutor(READERS) as pool:
-            for r in range(rounds):
-                sizes += pool.map(read, [bool((r + i) % 2) for i in range(READERS)])
-    finally:
-        stop.set()
-        sampler.join()
-    return before, peak, sizes
+    with PeakRss(server) as rss, concurrent.futures.ThreadPoolExecutor(READERS) as pool:
+        for r in range(rounds):
+            sizes += pool.map(read, [bool((r + i) % 2) for i in range(READERS)])
+    return rss.before, rss.peak, sizes
 
 
 def main() -> None:

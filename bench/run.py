@@ -419,6 +419,28 @@ def measure(server: Server, script: str, env: dict[str, str], args: Any) -> dict
     }
 
 
+class PeakRss:
+    """The server's RSS before, and its peak while the ``with`` block runs (every 10 ms)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.before = self.peak = server.rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self.server.rss_bytes())
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def add_chat_env() -> dict[str, str]:
     """Return the environment of add_chat.lua: the writers, and request ids of a new run."""
     return {"BENCH_USERS": str(WRITERS), "BENCH_RUN": uuid.uuid4().hex[:8]}
