@@ -34,6 +34,7 @@ WRITE_PATHS = (
     "/add_chats",
     "/update_chat",
     "/delete_chat",
+    "/rename_session",
     "/delete_specific_session",
     "/delete_sessions",
     "/delete_user",
@@ -113,6 +114,12 @@ REQUEST_FIELDS: dict[str, dict[str, str]] = {
     "/delete_sessions": {"user_id": "string", "request_id": "string"},
     "/delete_user": {"user_id": "string", "request_id": "string"},
     "/export_user_data": {"user_id": "string", "request_id": "string"},
+    "/rename_session": {
+        "user_id": "string",
+        "session_id": "string",
+        "session_title": "string",
+        "request_id": "string",
+    },
     "/login": {"code": "string", "request_id": "string"},
 }
 REQUIRED = {
@@ -128,6 +135,7 @@ REQUIRED = {
     "/delete_sessions": {"user_id"},
     "/delete_user": {"user_id"},
     "/export_user_data": {"user_id"},
+    "/rename_session": {"user_id", "session_id", "session_title"},
     "/login": {"code"},
 }
 
@@ -159,6 +167,7 @@ REPLY_FIELDS: dict[str, dict[str, str]] = {
     "/delete_sessions": {"deleted": "integer"},
     "/delete_user": {},
     "/export_user_data": {"user": "object", "sessions": "array"},
+    "/rename_session": {"session_id": "string", "session_title": "string"},
     "/login": {
         "user_id": "string",
         "token": "string",
@@ -208,6 +217,7 @@ ERROR_STATUSES: dict[str, set[str]] = {
     "/delete_sessions": _ANY | {"404", "409"},
     "/delete_user": _ANY | {"404", "409"},
     "/export_user_data": _ANY | {"404"},
+    "/rename_session": _ANY | {"404", "409"},
     "/login": _ANY | {"401", "429"},
 }
 # With auth on, a credential (3) and the rate limits (7) answer too.

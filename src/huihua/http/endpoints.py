@@ -147,6 +147,15 @@ async def delete_user(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     return await service.delete_user(ctx.store, call, req.user_id)
 
 
+async def rename_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_rename_session(parsed)
+    who.check(req.user_id)
+    call = _write_call("/rename_session", parsed, req)
+    return await service.rename_session(
+        ctx.store, call, req.user_id, req.session_id, req.session_title
+    )
+
+
 async def export_user_data(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req = v.check_user_only(parsed)
     who.check(req.user_id)
@@ -289,6 +298,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         Envelope,
         delete_user,
         {"user_id": "u1"},
+    ),
+    Endpoint(
+        "/rename_session",
+        "Give a session the title it keeps from then on (its place in the list stays).",
+        rq.RenameSessionRequest,
+        rp.RenameSessionReply,
+        rename_session,
+        {"user_id": "u1", "session_id": "s1", "session_title": "Trip to Paris"},
     ),
     Endpoint(
         "/export_user_data",

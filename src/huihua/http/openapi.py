@@ -26,6 +26,7 @@ WRITE_PATHS = frozenset(
         "/add_chats",
         "/update_chat",
         "/delete_chat",
+        "/rename_session",
         "/delete_specific_session",
         "/delete_sessions",
         "/delete_user",

@@ -222,6 +222,10 @@ def constrain(schema: dict[str, Any], limits: Limits) -> None:
         if prop is not None:
             array = next(a for a in prop.get("anyOf", [prop]) if a.get("type") == "array")
             rules[name] = {**array, "minItems": least, "maxItems": most}
+    if title == "RenameSessionRequest":
+        rules["session_title"] = _text(
+            1, SESSION_TITLE_MAX, description="The title the session keeps from then on."
+        )
     if title in ("AddChatRequest", "AddChatsRequest"):
         rules["session_id"] = _text(
             0,

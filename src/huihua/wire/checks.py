@@ -116,6 +116,17 @@ def check_update_chat(parsed: Parsed, limits: Limits) -> tuple[Any, bytes | None
     return req, meta
 
 
+def check_rename_session(parsed: Parsed) -> Any:
+    """Return the checked /rename_session request: a title of 1 to 100 characters."""
+    req = parsed.fields()
+    c = parsed.checker()
+    c.user_id(req.user_id)
+    c.session_id(req.session_id)
+    c.text("session_title", req.session_title, SESSION_TITLE_MAX, empty=False)
+    c.done()
+    return req
+
+
 def check_delete_chat(parsed: Parsed) -> tuple[Any, int, bool]:
     """Return delete_chat's request, the seq it names and whether later ones go too."""
     req = parsed.fields()

@@ -137,6 +137,11 @@ class ExportUserDataReply(Envelope):
     sessions: list[ExportedSession] = msgspec.field(default_factory=list)
 
 
+class RenameSessionReply(Envelope):
+    session_id: str = ""
+    session_title: str = ""
+
+
 class DeleteSessionsReply(Envelope):
     deleted: int = 0
 

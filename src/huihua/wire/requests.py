@@ -148,6 +148,12 @@ class DeleteUserRequest(Request):
     user_id: str
 
 
+class RenameSessionRequest(Request):
+    user_id: str
+    session_id: str
+    session_title: str
+
+
 class ExportUserDataRequest(Request):
     user_id: str
 

@@ -45,6 +45,7 @@ from huihua.store.queries.sessions import (
     insert_session,
     list_sessions,
     lock_session,
+    rename_session,
     touch_session,
     uncount_messages,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "new_token_nonce",
     "purge_login_codes",
     "put_idempotency",
+    "rename_session",
     "session_messages",
     "set_token_nonce",
     "touch_session",

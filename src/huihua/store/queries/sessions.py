@@ -53,6 +53,9 @@ _BUMP_PLAIN = {n: Statement(b) for n, b in _BUMPS.items()}
 _LAST_SEQ = Statement(select(_s.last_seq).where(SESSION_KEY))
 _LOCK_SESSION = Statement(select(_s.last_seq).where(SESSION_KEY).with_for_update())
 _TOUCH = Statement(update(chat_sessions).where(SESSION_KEY).values(updated_at=bindparam("now")))
+_RENAME = Statement(
+    update(chat_sessions).where(SESSION_KEY).values(session_title=bindparam("title"))
+)
 _UNCOUNT = Statement(
     update(chat_sessions).where(SESSION_KEY).values(chat_count=_s.chat_count - bindparam("deleted"))
 )
@@ -132,6 +135,11 @@ def lock_session(db: Db, user_id: str, session_id: str) -> bool:
 def touch_session(db: Db, user_id: str, session_id: str, now: int) -> None:
     """Move a session to the top of the list (a message of it changed)."""
     db.run(_TOUCH, user_id=user_id, session_id=session_id, now=now)
+
+
+def rename_session(db: Db, user_id: str, session_id: str, title: str) -> bool:
+    """Give a session its title (its place in the list stays); return whether it exists."""
+    return db.run(_RENAME, user_id=user_id, session_id=session_id, title=title) > 0
 
 
 def uncount_messages(db: Db, user_id: str, session_id: str, deleted: int) -> None:
