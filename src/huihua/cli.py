@@ -12,6 +12,7 @@ import os
 import resource
 import socket
 import sys
+import tempfile
 from typing import Any
 
 import click
@@ -152,7 +153,11 @@ def serve(**options: Any) -> None:
         "huihua.cli:worker_app", factory=True, workers=settings.workers, **common
     )
     config.huihua_timeouts = timeouts  # type: ignore[attr-defined]  # pickled to each worker
-    Multiprocess(config, sockets=[sock]).run()
+    # /metrics adds up every worker's values, which each writes to files in this folder
+    # (prometheus-client's multiprocess mode, read from the environment when it is imported).
+    with tempfile.TemporaryDirectory(prefix="huihua-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def _raise_open_files_limit() -> None:
