@@ -1,4 +1,5 @@
-"""The ``huihua`` command: ``serve`` and ``migrate``.
+"""The ``huihua`` command: ``serve`` and ``migrate`` here; ``backup``, ``stats``, ``purge``,
+``export`` and ``import`` in huihua.commands, a module each.
 
 Every option falls back to its ``HUIHUA_*`` environment variable, then to the default in
 config.py; ``huihua serve --help`` shows them.
@@ -18,6 +19,7 @@ from typing import Any
 import click
 
 from huihua import __version__, logs
+from huihua.commands import COMMANDS
 from huihua.config import LOG_LEVELS, PORT_MAX, Settings, help_of
 
 log = logging.getLogger("huihua")
@@ -224,3 +226,7 @@ def migrate(**options: Any) -> None:
         click.echo(f"schema already at revision {after}")
     else:
         click.echo(f"schema upgraded from revision {before or 'none'} to {after}")
+
+
+for _command in COMMANDS:
+    main.add_command(_command)

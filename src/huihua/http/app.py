@@ -45,6 +45,7 @@ from huihua.http.observe import observers as observers_of
 from huihua.http.openapi import build_openapi
 from huihua.http.pipeline import HEADERS, PostEndpoint
 from huihua.ids import new_id
+from huihua.service import retention
 from huihua.store import open_store
 from huihua.wire.parse import valid_request_id
 from huihua.wire.replies import HealthReply, error_body
@@ -193,11 +194,22 @@ def create_app(
             wechat=client,
         )
         app.state.store = store
+        sweeps = asyncio.create_task(
+            retention.sweep_forever(
+                store,
+                idempotency_hours=settings.idempotency_hours,
+                retention_days=settings.retention_days,
+                interval_s=settings.purge_interval,
+            )
+        )
         if started is not None:
             started()
         try:
             yield
         finally:
+            sweeps.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeps
             context.pop("ctx", None)
             if client is not None:
                 await client.aclose()
