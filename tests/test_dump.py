@@ -49,7 +49,7 @@ def import_file(url: str, path: Path) -> str:
     return result.stderr.decode()
 
 
-def seed(api: Api) -> None:
+def seed(api: Api, rich: bool) -> None:
     """Users, sessions and messages with every kind of value a column can hold."""
     for n, user_id in enumerate(USER_IDS):
         profile: dict[str, Any] = {"avatar_url": "https://example.com/a.png", "level": n}
@@ -71,9 +71,37 @@ def seed(api: Api) -> None:
                     body["session_title"] = "给定的标题"
                 reply = api.call("/add_chat", **body)
                 assert reply["ok"] == 0, reply
-    # a gap in seq: a session whose messages were not all kept is dumped as it is
+    # a session gone, and one with every field of API.md §5.1 set, changed and deleted
     deleted = api.call("/delete_specific_session", user_id=USER_IDS[0], session_id="s_b")
     assert deleted["ok"] == 0
+    if not rich:
+        return
+    user_id, session_id = USER_IDS[1], "agent"
+    turn = [
+        {"role": "system", "msg": "你是助手"},
+        {
+            "role": "user",
+            "msg": "看图",
+            "parts": [{"type": "image", "url": "https://example.com/猫.png", "width": 640}],
+        },
+        {
+            "role": "ai",
+            "msg": "",
+            "reasoning": "先想一想……",
+            "tool_calls": [{"id": "c1", "name": "search", "arguments": '{"q": "猫"}'}],
+        },
+        {"role": "tool", "msg": "结果", "tool_call_id": "c1", "name": "search"},
+        {"role": "ai", "msg": "", "status": "streaming"},
+        {"role": "user", "msg": "withdrawn"},
+    ]
+    added = api.call("/add_chats", user_id=user_id, session_id=session_id, chats=turn)
+    assert added["ok"] == 0, added
+    done = api.call(
+        "/update_chat", user_id=user_id, session_id=session_id, seq=5, msg="完成", status="complete"
+    )
+    assert done["ok"] == 0, done
+    gone = api.call("/delete_chat", user_id=user_id, session_id=session_id, seq=6)
+    assert gone["ok"] == 0, gone
 
 
 def lines_of(dump: bytes) -> list[dict[str, Any]]:
@@ -86,11 +114,24 @@ def new_store(databases: Databases, kind: str) -> str:
     return url
 
 
+RICH = pytest.param(
+    True,
+    marks=pytest.mark.xfail(
+        strict=True,
+        reason="issue 10 work in progress: a message with any field of API.md §5.1 is ok 9 "
+        "(store/queries/messages.py insert_message passes those fields twice); remove this "
+        "mark once /add_chats stores them",
+    ),
+    id="every-field",
+)
+
+
+@pytest.mark.parametrize("rich", [pytest.param(False, id="seed-fields"), RICH])
 def test_a_store_moves_sqlite_postgresql_mariadb_sqlite_byte_identical(
-    serve, databases: Databases, tmp_path: Path
+    serve, databases: Databases, tmp_path: Path, rich: bool
 ) -> None:
     source: Api = serve("sqlite")
-    seed(source)
+    seed(source, rich)
     first = export(source.settings.database_url)
     lines = lines_of(first)
     # every stored column, keys in a fixed order: kind, then the table's columns
@@ -98,7 +139,10 @@ def test_a_store_moves_sqlite_postgresql_mariadb_sqlite_byte_identical(
         assert list(line) == ["kind", *COLUMNS[line["kind"]]], line
     kinds = [line["kind"] for line in lines]
     assert kinds.count("user") == len(USER_IDS)
-    assert kinds.count("message") == 3 * sum(range(1, len(USER_IDS) + 1)) - 3
+    assert kinds.count("message") == 3 * sum(range(1, len(USER_IDS) + 1)) - 3 + 5 * rich
+    if rich:
+        assert any(x.get("reasoning") and x.get("tool_calls") for x in lines)
+        assert any(x["kind"] == "message" and x.get("updated_at") for x in lines)
     # ordered by user_id, session_id as UTF-8 bytes, then seq; each user before its
     # sessions, each session before its messages
     order = [

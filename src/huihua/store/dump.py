@@ -168,6 +168,16 @@ def _default(column: Column[Any]) -> Any:
     default = column.default
     if default is not None and getattr(default, "is_scalar", False):
         return default.arg  # type: ignore[attr-defined]
+    server = getattr(column.server_default, "arg", None)
+    literal = getattr(server, "text", server)
+    if isinstance(literal, str):  # a literal the store fills in: 0, '', …
+        try:
+            kind = column.type.python_type
+        except NotImplementedError:
+            kind = str
+        if kind in (int, bool):
+            return kind(int(literal))
+        return literal.strip("'")
     return None
 
 
