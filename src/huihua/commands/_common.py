@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from huihua import logs
 from huihua.config import Settings, help_of
-from huihua.store import Store, StoreError, open_store
+
+if TYPE_CHECKING:
+    from huihua.store import Store
 
 T = TypeVar("T")
 
@@ -38,6 +40,8 @@ def load_settings(**options: Any) -> Settings:
 @contextlib.contextmanager
 def opened(settings: Settings) -> Iterator[Store]:
     """Yield the store the settings name (SQLite: created or upgraded first), then close it."""
+    from huihua.store import StoreError, open_store  # not imported for --help
+
     logs.configure("warning")
     logging.getLogger("huihua").setLevel(logging.WARNING)
     try:

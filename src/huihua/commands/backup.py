@@ -8,8 +8,6 @@ from typing import Any
 import click
 
 from huihua.commands._common import database_option, load_settings
-from huihua.store.admin import AdminError, backup_sqlite
-from huihua.store.engine import store_kind
 
 SERVER_STORES = (
     "{kind} is backed up with its own tools, which copy it consistently while huihua "
@@ -28,6 +26,9 @@ def backup(file: Path, **options: Any) -> None:
     `huihua serve --database-url sqlite:///FILE` can serve. PostgreSQL and MariaDB are
     backed up with their own tools (README: Backup).
     """
+    from huihua.store.admin import AdminError, backup_sqlite
+    from huihua.store.engine import store_kind
+
     settings = load_settings(**options)
     try:
         kind = store_kind(settings.database_url)

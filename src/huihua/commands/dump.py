@@ -14,21 +14,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 import msgspec
 
 from huihua.commands._common import database_option, load_settings, opened, run
-from huihua.store.dump import (
-    TABLES,
-    Counts,
-    DumpError,
-    check_line,
-    count_messages,
-    export_lines,
-    import_rows,
-)
+
+if TYPE_CHECKING:
+    from huihua.store.dump import Counts
 
 LINES_PER_WRITE = 2000  # lines of a file upserted in one transaction
 
@@ -60,6 +54,9 @@ def export(user_id: str | None, out: Path | None, **options: Any) -> None:
     stored column, keys in a fixed order, lines ordered by user_id and session_id as UTF-8
     bytes, then seq. From one consistent snapshot, while a server writes. `huihua import`
     reads it back, into any store."""
+
+    from huihua.store.dump import count_messages, export_lines  # lazy: --help
+
     settings = load_settings(**options)
     started = time.perf_counter()
     partial = out.with_name(f".{out.name}.partial") if out is not None else None
@@ -96,6 +93,8 @@ def import_(file: str, **options: Any) -> None:
     """Read a dump of `huihua export` (FILE, or - for stdin) into the store: each user,
     session and message is inserted, or overwritten where the store has one with the same
     key (the file wins), so importing twice is importing once. Other rows stay as they are."""
+    from huihua.store.dump import TABLES, Counts, DumpError, check_line, import_rows  # lazy: --help
+
     settings = load_settings(**options)
     started = time.perf_counter()
     size = os.path.getsize(file) if file != "-" else 0

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from huihua.commands._common import database_option, load_settings, opened, run
-from huihua.service import retention
 
 
 @click.command()
@@ -30,6 +29,8 @@ def purge(**options: Any) -> None:
     HUIHUA_RETENTION_DAYS set, sessions idle for longer, with their messages; say what was
     removed. In small batches, so a server serving the same store meanwhile keeps writing.
     """
+    from huihua.service import retention
+
     settings = load_settings(**options)
     started = time.perf_counter()
     with opened(settings) as store:

@@ -7,8 +7,6 @@ from typing import Any
 import click
 
 from huihua.commands._common import database_option, load_settings, opened, run
-from huihua.store.admin import AdminError, size_on_disk
-from huihua.store.queries.stats import Totals, totals
 from huihua.timestamps import rfc3339
 
 
@@ -18,9 +16,12 @@ def stats(**options: Any) -> None:
     """Count users, sessions, messages and remembered request ids; say the store's size on
     disk and its oldest and newest activity (the least and the most recently active
     session's last message)."""
+    from huihua.store.admin import AdminError, size_on_disk
+    from huihua.store.queries.stats import totals
+
     settings = load_settings(**options)
     with opened(settings) as store:
-        found: Totals = run(lambda: store.snapshot(totals))
+        found = run(lambda: store.snapshot(totals))
     try:
         size = size_on_disk(settings)
     except AdminError as error:
