@@ -39,7 +39,7 @@ from huihua.http import docs
 from huihua.http.browsers import BrowserGuard
 from huihua.http.endpoints import ENDPOINTS, Context, Endpoint
 from huihua.http.metrics import CONTENT_TYPE as METRICS_TYPE
-from huihua.http.metrics import Metrics
+from huihua.http.metrics import new_metrics
 from huihua.http.observe import UNKNOWN_ROUTE, AccessLogObserver, Observer, unexpected
 from huihua.http.observe import observers as observers_of
 from huihua.http.openapi import build_openapi
@@ -166,7 +166,7 @@ def create_app(
     )
     # The document describes what is served, as these settings serve it.
     openapi_body = _encode(build_openapi(served, auth=settings.auth, limits=limits))
-    metrics = Metrics()
+    metrics = new_metrics()
     observe = observers_of([AccessLogObserver(), metrics, *observers])
 
     @contextlib.asynccontextmanager
