@@ -114,19 +114,7 @@ def new_store(databases: Databases, kind: str) -> str:
     return url
 
 
-RICH = pytest.param(
-    True,
-    marks=pytest.mark.xfail(
-        strict=True,
-        reason="issue 10 work in progress: a message with any field of API.md §5.1 is ok 9 "
-        "(store/queries/messages.py insert_message passes those fields twice); remove this "
-        "mark once /add_chats stores them",
-    ),
-    id="every-field",
-)
-
-
-@pytest.mark.parametrize("rich", [pytest.param(False, id="seed-fields"), RICH])
+@pytest.mark.parametrize("rich", [False, True], ids=["seed-fields", "every-field"])
 def test_a_store_moves_sqlite_postgresql_mariadb_sqlite_byte_identical(
     serve, databases: Databases, tmp_path: Path, rich: bool
 ) -> None:
