@@ -7,7 +7,7 @@ A fresh SQLite store gets ``--records`` idempotency records 48 hours old (bulk i
 and a real ``huihua serve`` (one worker, the default settings) is driven with wrk's
 add_chat load (64 connections, as bench/run.py) in slices of ``--slice`` seconds:
 
-1. baseline: nothing to purge;
+1. baseline: nothing to purge (the server's own sweep is given a window of 10^6 hours);
 2. ``huihua purge`` from another process, the slices running until it ends;
 3. the server's own background sweep (``HUIHUA_PURGE_INTERVAL=5``), over records loaded
    again, the slices running until its log line says what it removed.
@@ -40,7 +40,7 @@ class Configured(Server):
 
     def __init__(self, url: str, workdir: Path, **settings: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
-        env |= {"HUIHUA_DATABASE_URL": url, "HUIHUA_LOG_LEVEL": "warning"}
+        env |= {"HUIHUA_DATABASE_URL": url}  # the default log level: the sweep's line is info
         env |= {f"HUIHUA_{k.upper()}": v for k, v in settings.items()}
         self.workdir = workdir
         self._start(list(HUIHUA_SERVE), env, workdir)
@@ -64,7 +64,7 @@ def load_records(url: str, count: int) -> float:
             "INSERT INTO idempotency_records (user_id, request_id, fingerprint, response, "
             "created_at) VALUES (?, ?, ?, ?, ?)",
             [
-                (f"bench-{i % 64}", f"old-{i}", "f" * 64, response, old + i // 1000)
+                (f"bench-{i % 64}", f"old-{i}", "f" * 64, response, old + i)
                 for i in range(first, min(first + step, count))
             ],
         )
@@ -113,7 +113,8 @@ def main() -> None:
         with database("sqlite", workdir) as url:
             seconds = load_records(url, args.records)
             print(f"loaded {args.records:,} records 48 h old in {seconds:.1f} s")
-            server = Configured(url, workdir, purge_interval="86400")
+            # the server's own sweep finds nothing expired: only `huihua purge` deletes
+            server = Configured(url, workdir, idempotency_hours="1000000")
             try:
                 seed_http(server.base)
                 wrk(server.base, "add_chat.lua", add_chat_env(), 1, args.connections)  # warm

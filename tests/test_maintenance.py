@@ -164,7 +164,7 @@ def _replayed(api: Api, user_id: str, request_id: str, msg: str) -> bool:
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
 def test_purge_removes_expired_records_then_idle_sessions_in_batches(serve, kind: str) -> None:
     api: Api = serve(kind)
-    messages = 520 if kind == "sqlite" else 5  # 500 a batch: two batches and the session
+    messages = 520 if kind == "sqlite" else 5  # 200 a batch: three batches, then the session
     user_id, old_ids = _aged(api, messages)
     url = api.settings.database_url
     kept = huihua("purge", "--database-url", url)

@@ -30,8 +30,8 @@ from huihua.timestamps import now_ms
 
 log = logging.getLogger("huihua")
 
-BATCH = 500  # rows a batch deletes, at most about
-PAUSE_S = 0.005  # after each batch, for the users' writes
+BATCH = 200  # rows a batch deletes, at most about
+PAUSE_S = 0.02  # after each batch, for the users' writes
 USERS_PER_PAGE = 500  # users whose idle sessions one read finds
 FIRST_SWEEP_S = 60
 HOUR_MS = 3_600_000
