@@ -30,7 +30,7 @@ LINES_PER_WRITE = 2000  # lines of a file upserted in one transaction
 @contextmanager
 def _progress(label: str, length: int) -> Iterator[Callable[[int], None]]:
     """Yield what to call with each step's size: a bar on a terminal, nothing otherwise."""
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or length <= 0:  # no bar for stdin, of unknown length
         yield lambda n: None
         return
     with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
@@ -78,10 +78,12 @@ def export(user_id: str | None, out: Path | None, **options: Any) -> None:
                 if partial is not None:
                     partial.unlink(missing_ok=True)
                 raise
+    if user_id is not None and counts.users == 0:
+        if partial is not None:
+            partial.unlink(missing_ok=True)  # FILE is left as it was
+        raise click.ClickException(f"no user {user_id!r} in the store")
     if partial is not None and out is not None:
         os.replace(partial, out)
-    if user_id is not None and counts.users == 0:
-        raise click.ClickException(f"no user {user_id!r} in the store")
     where = f" to {out}" if out is not None else ""
     click.echo(f"exported {counts}{where} {_rate(counts, time.perf_counter() - started)}", err=True)
 

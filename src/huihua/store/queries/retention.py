@@ -33,6 +33,7 @@ _IDEMPOTENCY_BOUND = Statement(
     .limit(1)
     .offset(bindparam("skip"))
 )
+_ANY_EXPIRED = Statement(select(_i.created_at).where(_i.created_at < bindparam("before")).limit(1))
 _DELETE_IDEMPOTENCY = Statement(
     delete(idempotency_records).where(
         _i.created_at <= bindparam("upto"), _i.created_at < bindparam("before")
@@ -76,6 +77,11 @@ _DELETE_MESSAGES = Statement(
     delete(chat_messages).where(matches(_m.user_id), matches(_m.session_id))
 )
 _DELETE_SESSION = Statement(delete(chat_sessions).where(SESSION_KEY))
+
+
+def any_expired_idempotency(db: Db, before: int) -> bool:
+    """Return whether any record was made before ``before`` (one index probe)."""
+    return db.row(_ANY_EXPIRED, before=before) is not None
 
 
 def purge_idempotency(db: Db, before: int, batch: int) -> int:
