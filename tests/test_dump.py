@@ -201,8 +201,11 @@ def test_one_user_to_a_file_and_the_errors(serve, tmp_path: Path) -> None:
     assert result.stdout == b""
     assert result.stderr.decode().startswith(f"exported 1 users, 1 sessions, 1 messages to {out}")
     assert {x["user_id"] for x in lines_of(out.read_bytes())} == {mine}
-    missing = huihua("export", "--database-url", url, "--user", "nobody")
+    mine_dump = out.read_bytes()
+    missing = huihua("export", "--database-url", url, "--user", "nobody", "--out", str(out))
     assert missing.returncode != 0 and b"no user 'nobody'" in missing.stderr
+    assert out.read_bytes() == mine_dump  # left as it was
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no partial file left
     bad = tmp_path / "bad.jsonl"
     for content, says in (
         (b'{"kind":"user","user_id":"x","nope":1}\n', b"line 1: user has no column 'nope'"),
