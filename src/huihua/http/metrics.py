@@ -6,7 +6,7 @@
 - ``huihua_rate_limited_total{route}``: requests refused by a rate limit (ok 7);
 - ``huihua_group_commit_writes``: writes per SQLite group commit (one transaction, one fsync);
 - ``huihua_store_errors_total{kind, code}``: the store's failures (``unavailable``,
-  ``disk_full``, ``retried``, ``other``) by the driver's code (SQLite's error name,
+  ``disk_full``, ``retried``, ``busy``, ``other``) by the driver's code (SQLite's error name,
   PostgreSQL's SQLSTATE, MySQL's error number).
 
 Labels are route names (the endpoint's path, ``(unknown)`` for any other path), never a

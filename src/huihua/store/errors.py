@@ -132,6 +132,7 @@ class ErrorKinds:
 
     def busy(self, error: BaseException, attempts: int, elapsed_ms: float) -> BaseException:
         """Return what a write answers when its conflicts outlasted the retry budget: ok 8."""
+        self.note("busy", error)
         log.warning(
             "store busy: %d attempts in %.0f ms, the last failed with %s",
             attempts,
