@@ -31,7 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     "service": SHARED | {"store", "wire"},
     "access": SHARED | {"config", "wire"},
     "http": SHARED | {"config", "logs", "wire", "access", "service", "store"},
-    "cli": SHARED | {"config", "logs", "http", "store"},
+    "cli": SHARED | {"config", "logs", "http", "store", "commands"},
+    "commands": SHARED | {"config", "logs", "store", "service"},
     # The Python client runs in the app's back end: the contract and the error tree only.
     "client": {"errors", "wire"},
     # The LangChain and LlamaIndex histories, over the client.

@@ -1,4 +1,5 @@
-"""The ``huihua`` command: ``serve`` and ``migrate``.
+"""The ``huihua`` command: ``serve`` and ``migrate`` here; ``backup``, ``stats``, ``purge``,
+``export`` and ``import`` in huihua.commands, a module each.
 
 Every option falls back to its ``HUIHUA_*`` environment variable, then to the default in
 config.py; ``huihua serve --help`` shows them.
@@ -12,11 +13,13 @@ import os
 import resource
 import socket
 import sys
+import tempfile
 from typing import Any
 
 import click
 
 from huihua import __version__, logs
+from huihua.commands import COMMANDS
 from huihua.config import LOG_LEVELS, PORT_MAX, Settings, help_of
 
 log = logging.getLogger("huihua")
@@ -152,7 +155,11 @@ def serve(**options: Any) -> None:
         "huihua.cli:worker_app", factory=True, workers=settings.workers, **common
     )
     config.huihua_timeouts = timeouts  # type: ignore[attr-defined]  # pickled to each worker
-    Multiprocess(config, sockets=[sock]).run()
+    # /metrics adds up every worker's values, which each writes to files in this folder
+    # (prometheus-client's multiprocess mode, read from the environment when it is imported).
+    with tempfile.TemporaryDirectory(prefix="huihua-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def _raise_open_files_limit() -> None:
@@ -219,3 +226,7 @@ def migrate(**options: Any) -> None:
         click.echo(f"schema already at revision {after}")
     else:
         click.echo(f"schema upgraded from revision {before or 'none'} to {after}")
+
+
+for _command in COMMANDS:
+    main.add_command(_command)

@@ -128,6 +128,21 @@ class Settings:
         "Host names (port optional) that an auth-off server answers to besides loopback, "
         "comma-separated; other Hosts are refused (ok 4), against DNS rebinding.",
     )
+    retention_days: int = _setting(
+        0,
+        "Delete sessions idle (no message added) for longer than this many days, in the "
+        "background (0: keep them for ever).",
+    )
+    idempotency_hours: int = _setting(
+        24,
+        "Hours a write's request_id is remembered (its retry answered, not repeated); older "
+        "records are deleted in the background. The contract promises at least 24.",
+    )
+    purge_interval: int = _setting(
+        3600,
+        "Seconds between the server's background retention sweeps (the first comes a minute "
+        "after start, or this long if shorter).",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -180,12 +195,14 @@ class Settings:
             "group_commit_max",
             "token_ttl",
             "wechat_timeout_ms",
+            "idempotency_hours",
+            "purge_interval",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1")
         if self.port > PORT_MAX:
             raise ValueError(f"port: must be at most {PORT_MAX}")
-        for name in ("rate_limit_user", "rate_limit_address", "retry_budget_ms"):
+        for name in ("rate_limit_user", "rate_limit_address", "retry_budget_ms", "retention_days"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be at least 0")
         if self.wechat_timeout_ms > WECHAT_TIMEOUT_MAX_MS:

@@ -35,13 +35,17 @@ from huihua.errors import (
     NotFound,
     StorageUnavailable,
 )
+from huihua.http import docs
 from huihua.http.browsers import BrowserGuard
 from huihua.http.endpoints import ENDPOINTS, Context, Endpoint
+from huihua.http.metrics import CONTENT_TYPE as METRICS_TYPE
+from huihua.http.metrics import new_metrics
 from huihua.http.observe import UNKNOWN_ROUTE, AccessLogObserver, Observer, unexpected
 from huihua.http.observe import observers as observers_of
 from huihua.http.openapi import build_openapi
 from huihua.http.pipeline import HEADERS, PostEndpoint
 from huihua.ids import new_id
+from huihua.service import retention
 from huihua.store import open_store
 from huihua.wire.parse import valid_request_id
 from huihua.wire.replies import HealthReply, error_body
@@ -162,11 +166,13 @@ def create_app(
     )
     # The document describes what is served, as these settings serve it.
     openapi_body = _encode(build_openapi(served, auth=settings.auth, limits=limits))
-    observe = observers_of([AccessLogObserver(), *observers])
+    metrics = new_metrics()
+    observe = observers_of([AccessLogObserver(), metrics, *observers])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(settings)
+        metrics.watch(store)
         for warning in store.warnings:
             log.warning("durability: %s", warning)
         limiter = ratelimit.open_limiter(settings)
@@ -188,11 +194,22 @@ def create_app(
             wechat=client,
         )
         app.state.store = store
+        sweeps = asyncio.create_task(
+            retention.sweep_forever(
+                store,
+                idempotency_hours=settings.idempotency_hours,
+                retention_days=settings.retention_days,
+                interval_s=settings.purge_interval,
+            )
+        )
         if started is not None:
             started()
         try:
             yield
         finally:
+            sweeps.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeps
             context.pop("ctx", None)
             if client is not None:
                 await client.aclose()
@@ -244,6 +261,36 @@ def create_app(
         response = Response(openapi_body, media_type="application/json", headers=HEADERS)
         return observed("/openapi.json", 0, response, started, request_id)
 
+    async def metrics_text(request: Request) -> Response:
+        started = time.perf_counter()
+        request_id = new_id()
+        try:  # with auth on, for Prometheus with the service key only (API.md §6)
+            await context["ctx"].access.require_service(request.scope)
+        except HuihuaError as error:
+            response = _failure(request_id, error)
+            return observed("/metrics", error.ok, response, started, request_id)
+        response = Response(metrics.scrape(), media_type=METRICS_TYPE, headers=HEADERS)
+        return observed("/metrics", 0, response, started, request_id)
+
+    async def docs_page(request: Request) -> Response:
+        started = time.perf_counter()
+        return _docs_reply(request, docs.page(settings.auth), "/docs", started)
+
+    async def docs_asset(request: Request) -> Response:
+        started = time.perf_counter()
+        found = docs.asset(request.path_params["name"])
+        if found is None:
+            request_id = new_id()
+            error = NotFound(f"path: no such endpoint {request.url.path}")
+            response = _failure(request_id, error)
+            return observed(UNKNOWN_ROUTE, error.ok, response, started, request_id)
+        return _docs_reply(request, found, "/docs", started)
+
+    def _docs_reply(request: Request, file: docs.File, route: str, started: float) -> Response:
+        body, headers = file.pick(request.headers.get("accept-encoding", ""))
+        response = Response(body, media_type=file.media_type, headers=headers)
+        return observed(route, 0, response, started, new_id())
+
     async def not_found(request: Request, exc: Exception) -> Response:
         started = time.perf_counter()
         request_id = new_id()
@@ -272,6 +319,9 @@ def create_app(
     routes += [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
+        Route("/docs", docs_page, methods=["GET"]),
+        Route("/docs/{name}", docs_asset, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,
@@ -284,5 +334,5 @@ def create_app(
 
 
 def _route_of(path: str, served: list[Endpoint]) -> str:
-    known = {e.path for e in served} | {"/healthz", "/openapi.json"}
+    known = {e.path for e in served} | {"/healthz", "/openapi.json", "/metrics", "/docs"}
     return path if path in known else UNKNOWN_ROUTE

@@ -86,6 +86,18 @@ class Store:
         """Raise StorageUnavailable unless the store answers a query."""
         await self._runner.read(_select_one, long=True)
 
+    def instrument(
+        self,
+        *,
+        on_group: Callable[[int], None] | None = None,
+        on_error: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """Tell ``on_group`` the size of each SQLite group commit, and ``on_error`` each
+        failure of the store as (kind, driver code) (store/errors.py): for metrics."""
+        if isinstance(self._runner, SqliteRunner):
+            self._runner.on_group = on_group
+        self._runner.errors.on_error = on_error
+
     @property
     def refusing_writes(self) -> Refusing | None:
         """Since when and why the store refuses writes (a full disk); None while it takes

@@ -21,7 +21,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from sqlalchemy import Table, bindparam
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
 
 _MYSQL = ("mysql", "mariadb")
 
@@ -83,4 +86,24 @@ def _capabilities(name: str, update_returning: bool) -> Capabilities:
         session_page_as_join=postgresql,
         binary_ids=mysql,
         snapshot_begin=snapshot,
+    )
+
+
+def upsert(table: Table, dialect: Dialect) -> ClauseElement:
+    """Return an INSERT of one row of ``table`` (each column bound to a parameter of its own
+    name) that, when a row of the same primary key exists, overwrites that row's other
+    columns instead: ``ON CONFLICT … DO UPDATE`` (SQLite, PostgreSQL) or ``ON DUPLICATE
+    KEY UPDATE`` (MySQL/MariaDB). For ``huihua import``, where the file wins."""
+    values = {c.name: bindparam(c.name) for c in table.c}
+    others = [c.name for c in table.c if not c.primary_key]
+    if dialect.name in _MYSQL:
+        mysql_insert = mysql.insert(table).values(values)
+        return mysql_insert.on_duplicate_key_update(
+            {name: mysql_insert.inserted[name] for name in others}
+        )
+    module = postgresql if dialect.name == "postgresql" else sqlite
+    insert = module.insert(table).values(values)
+    return insert.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key.columns],
+        set_={name: insert.excluded[name] for name in others},
     )

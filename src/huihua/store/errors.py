@@ -21,13 +21,14 @@ meanwhile, so a health check that only reads would not see it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from huihua import logs
-from huihua.errors import StorageUnavailable
+from huihua.errors import HuihuaError, StorageUnavailable
 from huihua.timestamps import now_ms, rfc3339
 
 log = logging.getLogger("huihua.store")
@@ -86,6 +87,13 @@ class ErrorKinds:
             sa_exc.DisconnectionError,
         )
         self.refusing: Refusing | None = None  # set on a full disk, cleared by a commit
+        # Told of each failure as (kind, driver code): metrics (Store.instrument).
+        self.on_error: Callable[[str, str], None] | None = None
+
+    def note(self, kind: str, error: BaseException) -> None:
+        """Tell ``on_error`` of a failure of this kind (``retried``, ``other``…)."""
+        if self.on_error is not None:
+            self.on_error(kind, driver_code(error))
 
     def retryable(self, error: BaseException) -> bool:
         """Return whether a failed transaction should be run again from the start."""
@@ -107,7 +115,9 @@ class ErrorKinds:
         """Return what a failed use case answers: its own error, or ok 8 for the store's."""
         if self.unavailable(error):
             because = logs.error_classes(error)  # no message: it can quote a value
-            if disk_full(error):
+            full = disk_full(error)
+            self.note("disk_full" if full else "unavailable", error)
+            if full:
                 if self.refusing is None:
                     self.refusing = Refusing(rfc3339(now_ms()), because)
                 log.warning("store refusing writes: disk full: %s", because)
@@ -116,10 +126,13 @@ class ErrorKinds:
             failure = StorageUnavailable(UNAVAILABLE)
             failure.__cause__ = error
             return failure
+        if not isinstance(error, HuihuaError):  # a use case's own answer is no failure
+            self.note("other", error)
         return error
 
     def busy(self, error: BaseException, attempts: int, elapsed_ms: float) -> BaseException:
         """Return what a write answers when its conflicts outlasted the retry budget: ok 8."""
+        self.note("busy", error)
         log.warning(
             "store busy: %d attempts in %.0f ms, the last failed with %s",
             attempts,
@@ -163,3 +176,23 @@ def disk_full(error: BaseException | None) -> bool:
         error = getattr(error, "orig", None) or error.__cause__
         seen += 1
     return False
+
+
+def driver_code(error: BaseException | None) -> str:
+    """Return the driver's code of an error or of one it was caused by: SQLite's error
+    name, PostgreSQL's SQLSTATE, MySQL's error number; ``-`` when none has one."""
+    seen = 0
+    while error is not None and seen < 8:
+        name = getattr(error, "sqlite_errorname", None)
+        if isinstance(name, str):
+            return name
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        if type(error).__module__.split(".", 1)[0] == "MySQLdb":
+            args = error.args
+            if args and type(args[0]) is int:
+                return str(args[0])
+        error = getattr(error, "orig", None) or error.__cause__
+        seen += 1
+    return "-"

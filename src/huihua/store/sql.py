@@ -175,6 +175,15 @@ class Db:
         self._execute(statement, params)
         return self._cursor.rowcount
 
+    def run_many(self, statement: Statement, rows: list[Mapping[str, Any]]) -> None:
+        """Execute a write once per row (the driver's executemany: a batch of rows)."""
+        self._open()
+        compiled = statement.compiled(self.dialect)
+        pick = compiled.pick
+        if compiled.defaults:
+            rows = [compiled.defaults | row for row in rows]
+        self._cursor.executemany(compiled.sql, [pick(r) for r in rows] if pick else rows)
+
     def run_for_id(self, statement: Statement, **params: Any) -> tuple[int, int]:
         """Execute a write; return how many rows it touched and the id it set (MySQL's
         ``LAST_INSERT_ID(expr)``, which the server sends back with the write's answer)."""

@@ -154,6 +154,8 @@ idempotency_records = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("response", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # The retention sweep deletes the oldest first (a maintenance sweep: API.md §7).
+    Index(None, "created_at"),
     **MYSQL_TABLE_OPTIONS,
 )
 

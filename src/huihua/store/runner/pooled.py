@@ -59,6 +59,7 @@ class PooledRunner:
         self._errors = ErrorKinds(engine)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="huihua-db")
         self._fault: Fault | None = None
+        self.errors = self._errors
 
     async def write(self, fn: UnitOfWork[T]) -> T:
         """Run ``fn`` in its own transaction on a worker thread; return after the commit.
@@ -145,12 +146,15 @@ class PooledRunner:
                     elapsed = time.monotonic() - started
                     if elapsed + pause >= self._budget_s:
                         raise self._errors.busy(error, attempt, elapsed * 1000) from error
+                    self._errors.note("retried", error)
                     time.sleep(pause)
                     continue
                 if self._errors.integrity(error) and duplicates + 1 < MAX_ATTEMPTS:
                     duplicates += 1
+                    self._errors.note("retried", error)
                     time.sleep(backoff_s(duplicates))
                     continue
+                self._errors.note("other", error)
                 raise
 
     def close(self) -> None:

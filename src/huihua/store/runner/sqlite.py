@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -95,6 +96,9 @@ class SqliteRunner:
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="huihua-commit")
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="huihua-read")
         self._fault: Fault | None = None
+        self.errors = self._errors
+        # Told the size of each group as it begins: metrics (Store.instrument).
+        self.on_group: Callable[[int], None] | None = None
         _switch_interval.hold()
         self._holds_switch_interval = True
 
@@ -162,6 +166,8 @@ class SqliteRunner:
     def _run_group(self) -> None:
         group = self._pending[: self._group_max]
         del self._pending[: self._group_max]
+        if self.on_group is not None:
+            self.on_group(len(group))
         try:
             if self._write_db is None:
                 self._writer = self._write_engine.raw_connection()
@@ -224,6 +230,7 @@ class SqliteRunner:
                 db.execute_text("ROLLBACK TO one_write")  # this write only; the group stays
                 db.execute_text("RELEASE one_write")
                 if attempt == 1 and self._errors.retryable(error):
+                    self._errors.note("retried", error)
                     continue  # its request id's record exists (a twin): run it once more
                 return (False, self._errors.failure(error))
             db.execute_text("RELEASE one_write")

@@ -1,0 +1,106 @@
+"""What an operator's commands ask of a store beyond the queries: its size on disk, and a
+consistent copy of a SQLite file while a server writes to it.
+
+Each store answers the size its own way (SQLite: the file with its -wal and -shm; the
+server stores: what their catalogues say the database takes), so this module, like
+engine.py, knows the dialects by name.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from sqlalchemy import exc as sa_exc
+
+from huihua.config import Settings
+from huihua.store.engine import SQLITE_BUSY_TIMEOUT_MS, server_engine, store_kind
+
+_SIZE_SQL = {
+    "postgresql": "SELECT pg_database_size(current_database())",
+    "mysql": (
+        "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables "
+        "WHERE table_schema = DATABASE()"
+    ),
+}
+
+
+class AdminError(Exception):
+    """An operator's command cannot do what it was asked (the message says why)."""
+
+
+def sqlite_path(settings: Settings) -> Path:
+    """Return the file of a SQLite store; AdminError for another store."""
+    kind = store_kind(settings.database_url)
+    if not kind.embedded:
+        raise AdminError(f"the store is {kind.name}, not a SQLite file")
+    return Path(kind.url.database or "").resolve()
+
+
+def size_on_disk(settings: Settings) -> int:
+    """Return the bytes the store takes on disk (SQLite: the file with its -wal and -shm)."""
+    kind = store_kind(settings.database_url)
+    if kind.embedded:
+        path = sqlite_path(settings)
+        return sum(
+            os.path.getsize(f)
+            for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
+            if f.exists()
+        )
+    engine = server_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql(_SIZE_SQL[kind.name]).scalar() or 0)
+    except sa_exc.OperationalError as error:
+        raise AdminError(f"cannot reach the store: {str(error.orig).strip()}") from None
+    finally:
+        engine.dispose()
+
+
+def backup_sqlite(settings: Settings, target: Path) -> tuple[int, float]:
+    """Copy the SQLite store to ``target`` as it is at one moment, while a server may be
+    writing to it; return the copy's size in bytes and the seconds it took.
+
+    SQLite's online backup API copies every page in one step, inside one read transaction:
+    in WAL mode the server's writes go on meanwhile and none of them is half in the copy.
+    The copy is written beside ``target``, synced, then renamed onto it: ``target`` is
+    either the whole copy or not there.
+    """
+    source_path = sqlite_path(settings)
+    if not source_path.exists():
+        raise AdminError(f"no SQLite store at {source_path}")
+    target = target.resolve()
+    if target.exists():
+        raise AdminError(f"{target} exists; name a new file")
+    if not target.parent.is_dir():
+        raise AdminError(f"the folder {target.parent} does not exist")
+    partial = target.with_name(f".{target.name}.partial")
+    started = time.perf_counter()
+    source = sqlite3.connect(source_path)
+    try:
+        source.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy, pages=-1)
+            copy.execute("PRAGMA journal_mode = DELETE")  # one file, no -wal beside it
+            problem = copy.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                raise AdminError(f"the copy does not check out: {problem}")
+        finally:
+            copy.close()
+        with open(partial, "rb") as written:
+            os.fsync(written.fileno())
+        os.rename(partial, target)
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        source.close()
+    return target.stat().st_size, time.perf_counter() - started
