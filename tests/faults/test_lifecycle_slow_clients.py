@@ -7,9 +7,9 @@ its p99 stays within 5x of normal plus 50 ms, and `/healthz` answers ok 0 throug
 bound is loose on purpose: a starved server makes clients wait for seconds (a request
 queued behind the idle connections waits for the head timeout), while a shared two-core
 machine under other work moved the p99 from 2x to 3x of normal on its own (the bound was
-2x + 5 ms and failed so in CI-like runs); the figure itself belongs in bench/. Afterwards the idle connections are closed by the
-server (``head_timeout``) and the trickling one gets ok 1 (``body_timeout``). Bounded:
-about 30 s.
+2x + 5 ms and failed so in CI-like runs); the figure itself belongs in bench/. Afterwards
+the idle connections are closed by the server (``head_timeout``) and the trickling one gets
+ok 1 (``body_timeout``). Bounded: about 30 s.
 """
 
 from __future__ import annotations
