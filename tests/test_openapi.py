@@ -35,6 +35,7 @@ WRITE_PATHS = (
     "/update_chat",
     "/delete_chat",
     "/rename_session",
+    "/rate_chat",
     "/delete_specific_session",
     "/delete_sessions",
     "/delete_user",
@@ -120,6 +121,14 @@ REQUEST_FIELDS: dict[str, dict[str, str]] = {
         "session_title": "string",
         "request_id": "string",
     },
+    "/rate_chat": {
+        "user_id": "string",
+        "session_id": "string",
+        "seq": "integer",
+        "rating": "string",
+        "comment": "string",
+        "request_id": "string",
+    },
     "/login": {"code": "string", "request_id": "string"},
 }
 REQUIRED = {
@@ -136,6 +145,7 @@ REQUIRED = {
     "/delete_user": {"user_id"},
     "/export_user_data": {"user_id"},
     "/rename_session": {"user_id", "session_id", "session_title"},
+    "/rate_chat": {"user_id", "session_id", "seq", "rating"},
     "/login": {"code"},
 }
 
@@ -168,6 +178,7 @@ REPLY_FIELDS: dict[str, dict[str, str]] = {
     "/delete_user": {},
     "/export_user_data": {"user": "object", "sessions": "array"},
     "/rename_session": {"session_id": "string", "session_title": "string"},
+    "/rate_chat": {"seq": "integer", "rating": "string"},
     "/login": {
         "user_id": "string",
         "token": "string",
@@ -197,6 +208,9 @@ ITEM_FIELDS = {
         "name": "string",
         "status": "string",
         "updated_at": "string",
+        # API.md §5.4
+        "rating": "string",
+        "comment": "string",
     },
 }
 # The failures each POST endpoint can answer with (API.md §1, §3, §6), auth off: invalid (1),
@@ -218,6 +232,7 @@ ERROR_STATUSES: dict[str, set[str]] = {
     "/delete_user": _ANY | {"404", "409"},
     "/export_user_data": _ANY | {"404"},
     "/rename_session": _ANY | {"404", "409"},
+    "/rate_chat": _ANY | {"404", "409"},  # 409: ok 5, or ok 11 (not an ai reply)
     "/login": _ANY | {"401", "429"},
 }
 # With auth on, a credential (3) and the rate limits (7) answer too.
@@ -239,6 +254,7 @@ FIELD_RULES: dict[str, dict[str, Any]] = {
     "seq": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "from_seq": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "after_seq": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+    "comment": {**TEXT, "maxLength": 1000},
     "user_name": {**TEXT, "maxLength": 64},
     "phone": {**TEXT, "maxLength": 32},
     "email": {**TEXT, "maxLength": 254},
@@ -528,7 +544,7 @@ def test_request_fields_carry_their_limits(doc: dict[str, Any], path: str) -> No
             continue
         expected = FIELD_RULES.get(name)
         if expected is None:
-            assert name in ("cursor", "role", "status"), name  # any string; enums (own test)
+            assert name in ("cursor", "role", "status", "rating"), name  # enums: own tests
             continue
         assert {k: rule.get(k) for k in expected} == expected, (name, rule)
         if name in ("msg", "user_name", "phone", "email", "session_title"):
@@ -645,6 +661,10 @@ def test_real_replies_carry_only_documented_fields(doc: dict[str, Any], sqlite_a
     ]
     sid = api.call("/add_chats", user_id=user_id, chats=turn)["session_id"]
     assert api.call("/update_chat", user_id=user_id, session_id=sid, seq=2, msg="a")["ok"] == 0
+    rated = api.call(
+        "/rate_chat", user_id=user_id, session_id=sid, seq=2, rating="like", comment="c"
+    )
+    assert rated["ok"] == 0
     chats = api.call("/query_session_info", user_id=user_id, session_id=sid)["chats"]
     assert set().union(*chats) == set(ITEM_FIELDS["/query_session_info", "chats"])
     missing = api.call("/query_user_info", user_id="no-such-user")

@@ -51,3 +51,30 @@ def test_rename_rules(api: Api, user: str) -> None:
     ok(api, "/rename_session", user_id=user, session_id="d", session_title="t" * 100)
     fails(api, "/rename_session", 2, user_id=user, session_id="nope", session_title="x")
     fails(api, "/rename_session", 2, user_id="nobody-here", session_id="d", session_title="x")
+
+
+def test_feedback_on_an_answer(api: Api, user: str) -> None:
+    turn = [{"role": "user", "msg": "q"}, {"role": "ai", "msg": "a"}]
+    ok(api, "/add_chats", user_id=user, session_id="r", chats=turn)
+    next_millisecond()
+    ok(api, "/add_chat", user_id=user, session_id="other", role="user", msg="later")
+    key = {"user_id": user, "session_id": "r"}
+    reply = ok(api, "/rate_chat", **key, seq=2, rating="dislike", comment="太长了 😀")
+    assert (reply["seq"], reply["rating"]) == (2, "dislike")
+    answer = ok(api, "/query_session_info", **key)["chats"][1]
+    assert (answer["rating"], answer["comment"]) == ("dislike", "太长了 😀")
+    exported = ok(api, "/export_user_data", user_id=user)["sessions"]
+    assert [c for s in exported if s["session_id"] == "r" for c in s["chats"]][1] == answer
+    ok(api, "/rate_chat", **key, seq=2, rating="like")
+    answer = ok(api, "/query_session_info", **key)["chats"][1]
+    assert answer["rating"] == "like" and "comment" not in answer
+    ok(api, "/rate_chat", **key, seq=2, rating="")
+    answer = ok(api, "/query_session_info", **key)["chats"][1]
+    assert "rating" not in answer and "comment" not in answer
+    # rating moves nothing in the list
+    assert [s for s, _ in titles(api, user)] == ["other", "r"]
+    assert fails(api, "/rate_chat", 11, **key, seq=1, rating="like")["failed"].startswith("seq:")
+    fails(api, "/rate_chat", 2, **key, seq=9, rating="like")
+    fails(api, "/rate_chat", 1, **key, seq=2, rating="meh")
+    fails(api, "/rate_chat", 1, **key, seq=2, rating="", comment="why")
+    fails(api, "/rate_chat", 6, **key, seq=2, rating="like", comment="c" * 1_001)

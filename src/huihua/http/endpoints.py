@@ -156,6 +156,12 @@ async def rename_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     )
 
 
+async def rate_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_rate_chat(parsed)
+    who.check(req.user_id)
+    return await service.rate_chat(ctx.store, _write_call("/rate_chat", parsed, req), req)
+
+
 async def export_user_data(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req = v.check_user_only(parsed)
     who.check(req.user_id)
@@ -306,6 +312,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rp.RenameSessionReply,
         rename_session,
         {"user_id": "u1", "session_id": "s1", "session_title": "Trip to Paris"},
+    ),
+    Endpoint(
+        "/rate_chat",
+        'Feedback on an ai message: "like", "dislike" or "" (clears), with a comment.',
+        rq.RateChatRequest,
+        rp.RateChatReply,
+        rate_chat,
+        {"user_id": "u1", "session_id": "s1", "seq": 2, "rating": "like"},
     ),
     Endpoint(
         "/export_user_data",

@@ -27,13 +27,14 @@ WRITE_PATHS = frozenset(
         "/update_chat",
         "/delete_chat",
         "/rename_session",
+        "/rate_chat",
         "/delete_specific_session",
         "/delete_sessions",
         "/delete_user",
     }
 )
 # The paths that answer ok 11 (HTTP 409 too): the target's kind or state rules it out.
-NOT_APPLICABLE_PATHS = frozenset({"/update_chat"})
+NOT_APPLICABLE_PATHS = frozenset({"/update_chat", "/rate_chat"})
 
 
 _DESCRIPTIONS = {

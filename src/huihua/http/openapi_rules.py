@@ -17,6 +17,7 @@ from huihua.wire.rules import (
     CHATS_LIMIT_DEFAULT,
     CHATS_LIMIT_MAX,
     CHATS_PER_CALL_MAX,
+    COMMENT_MAX,
     CONTROL_CHARS,
     EMAIL_MAX,
     PART_MIME_MAX,
@@ -142,6 +143,9 @@ def _field_rules(limits: Limits) -> dict[str, dict[str, Any]]:
             "seq a client has (not with before_seq).",
         },
         "seq": {"type": "integer", "minimum": 1, "maximum": SEQ_MAX},
+        "comment": _text(
+            0, COMMENT_MAX, description='With a rating only ("" clears both); no U+0000.'
+        ),
         "from_seq": {
             "type": "integer",
             "minimum": 1,

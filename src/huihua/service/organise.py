@@ -1,17 +1,21 @@
-"""Keeping a user's list in order (API.md §5.4): renaming a session.
+"""Keeping a user's list in order, and feedback on answers (API.md §5.4): renaming a
+session, rating an ``ai`` message.
 
 None of these moves the session in the list: its ``updated_at`` is left as it was.
 """
 
 from __future__ import annotations
 
-from huihua.errors import NotFound
+from typing import Any
+
+from huihua.errors import NotApplicable, NotFound
 from huihua.service.chats import SESSION_NOT_FOUND
 from huihua.service.idempotency import Idempotency, WriteCall
+from huihua.service.messages import MESSAGE_NOT_FOUND
 from huihua.store import Store
 from huihua.store import queries as q
 from huihua.store.sql import Db
-from huihua.wire.replies import RenameSessionReply
+from huihua.wire.replies import RateChatReply, RenameSessionReply
 
 
 async def rename_session(
@@ -27,3 +31,19 @@ async def rename_session(
         )
 
     return await store.write(Idempotency(call, user_id, work))
+
+
+async def rate_chat(store: Store, call: WriteCall, req: Any) -> bytes:
+    """Set (or with ``""`` clear) the feedback on an ``ai`` message; return the reply."""
+
+    def work(db: Db, now: int) -> RateChatReply:
+        role = q.message_role(db, req.user_id, req.session_id, req.seq)
+        if role is None:
+            raise NotFound(MESSAGE_NOT_FOUND)
+        if role != "ai":
+            raise NotApplicable(f'seq: only an "ai" message can be rated; this one is "{role}"')
+        rating = req.rating or None
+        q.rate_message(db, req.user_id, req.session_id, req.seq, rating, req.comment or None)
+        return RateChatReply(request_id=call.request_id, seq=req.seq, rating=req.rating)
+
+    return await store.write(Idempotency(call, req.user_id, work))

@@ -41,8 +41,9 @@ FIRST_BATCH_SERIAL, FIRST_BATCH = 64, 16
 BATCH_MAX = 1_000
 _MSG, _META, _EXTRAS = operator.itemgetter(1), operator.itemgetter(4), operator.itemgetter(5)
 _PER_MESSAGE = 400  # bytes, at most: a message's keys, seq, times and status
+_Text = str | None
 _decode_extras = msgspec.json.Decoder(
-    tuple[str | None, str | None, str | None, str | None, str | None, str | None, int | None]
+    tuple[_Text, _Text, _Text, _Text, _Text, _Text, int | None, _Text, _Text]
 ).decode
 _encode = msgspec.json.Encoder().encode
 _rfc3339 = timestamps.rfc3339
@@ -116,7 +117,9 @@ def chat_out(row: Any, now: int, timeout_ms: int) -> ChatOut:
     meta_raw = None if meta is None else _raw(meta.encode())
     if extras is None:
         return ChatOut(role, msg, seq, _rfc3339(at), meta_raw)
-    parts, reasoning, calls, call_id, name, status, updated = _decode_extras(extras)
+    parts, reasoning, calls, call_id, name, status, updated, rating, comment = _decode_extras(
+        extras
+    )
     if status == "streaming" and now - (updated or at) > timeout_ms:
         status = "failed"
     return ChatOut(
@@ -132,6 +135,8 @@ def chat_out(row: Any, now: int, timeout_ms: int) -> ChatOut:
         name or "",
         status or "complete",
         "" if updated is None else _rfc3339(updated),
+        rating or "",
+        comment or "",
     )
 
 

@@ -11,7 +11,8 @@
   client's JSON object, kept as text and sent back as it is. The fields of API.md §5.1
   (``parts`` and ``tool_calls`` as JSON text, ``reasoning``, ``tool_call_id``, ``name``,
   ``status``) are NULL when not set (``status`` NULL is ``complete``); ``updated_at`` is
-  NULL until ``/update_chat`` changes the message.
+  NULL until ``/update_chat`` changes the message; ``rating`` (``like`` or ``dislike``) and
+  its ``comment`` are the user's feedback on an ``ai`` message (``/rate_chat``).
 - ``idempotency_records``: the reply to each write that carried a ``request_id``, with a
   fingerprint of its request, written in the same transaction as the write (API.md §4).
 - ``users.token_nonce``: a random value every user token carries and every request checks;
@@ -143,6 +144,8 @@ chat_messages = Table(
     Column("name", String(128), nullable=True),
     Column("status", String(16), nullable=True),
     Column("updated_at", BigInteger, nullable=True),
+    Column("rating", String(8), nullable=True),
+    Column("comment", String(1000), nullable=True),
     **MYSQL_TABLE_OPTIONS,
 )
 

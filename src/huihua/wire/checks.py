@@ -13,6 +13,7 @@ from huihua.wire.rules import (
     CHATS_LIMIT_DEFAULT,
     CHATS_LIMIT_MAX,
     CHATS_PER_CALL_MAX,
+    COMMENT_MAX,
     CONTROL_CHARS,
     EMAIL_MAX,
     NUL_ESCAPE,
@@ -123,6 +124,21 @@ def check_rename_session(parsed: Parsed) -> Any:
     c.user_id(req.user_id)
     c.session_id(req.session_id)
     c.text("session_title", req.session_title, SESSION_TITLE_MAX, empty=False)
+    c.done()
+    return req
+
+
+def check_rate_chat(parsed: Parsed) -> Any:
+    """Return the checked /rate_chat request."""
+    req = parsed.fields()
+    c = parsed.checker()
+    c.user_id(req.user_id)
+    c.session_id(req.session_id)
+    c.number("seq", req.seq, 1, SEQ_MAX)
+    if req.comment is not None:
+        if req.rating == "":
+            c.bad('comment: a comment goes with a rating ("" clears both)')
+        c.text("comment", req.comment, COMMENT_MAX)
     c.done()
     return req
 

@@ -114,6 +114,8 @@ class ChatOut(msgspec.Struct, omit_defaults=True):
     name: str = ""
     status: str = "complete"
     updated_at: str = ""
+    rating: str = ""
+    comment: str = ""
 
 
 class SessionInfoReply(Envelope):
@@ -135,6 +137,11 @@ class ExportUserDataReply(Envelope):
 
     user: dict[str, Any] = msgspec.field(default_factory=dict)
     sessions: list[ExportedSession] = msgspec.field(default_factory=list)
+
+
+class RateChatReply(Envelope):
+    seq: int = 0
+    rating: str = ""
 
 
 class RenameSessionReply(Envelope):

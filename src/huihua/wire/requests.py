@@ -154,6 +154,16 @@ class RenameSessionRequest(Request):
     session_title: str
 
 
+class RateChatRequest(Request):
+    """Feedback on an ``ai`` message: ``""`` clears it (and its comment)."""
+
+    user_id: str
+    session_id: str
+    seq: int
+    rating: Literal["like", "dislike", ""]
+    comment: str | None = None
+
+
 class ExportUserDataRequest(Request):
     user_id: str
 

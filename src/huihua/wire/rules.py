@@ -33,7 +33,9 @@ PART_SCHEMES = ("https:", "cloud://")  # references only: huihua never keeps fil
 ROLES = ("user", "ai", "system", "tool")
 STATUSES = ("complete", "streaming", "failed", "cancelled")
 PART_TYPES = ("image", "audio", "video", "file")
-ENUMS = {"role": ROLES, "status": STATUSES, "type": PART_TYPES}
+RATINGS = ("like", "dislike", "")
+COMMENT_MAX = 1_000
+ENUMS = {"role": ROLES, "status": STATUSES, "type": PART_TYPES, "rating": RATINGS}
 TIMESTAMP_MAX = 2**53
 MAX_DEPTH = 32  # JSON nesting: the top-level object is depth 1
 

@@ -46,12 +46,14 @@ _INSERT_SEED_MESSAGE = Statement(
 # The fields a message may have besides the seed's, and those /update_chat may change.
 EXTRA_FIELDS = ("parts", "reasoning", "tool_calls", "tool_call_id", "name", "status")
 CHANGEABLE = ("msg", "parts", "reasoning", "tool_calls", "meta", "status")
+# Set by /rate_chat only, read with the others.
+FEEDBACK_FIELDS = ("rating", "comment")
 MESSAGE_FIELDS = ("role", "msg", "seq", "created_at", "meta", *EXTRA_FIELDS, "updated_at")
 _MESSAGE_COLUMNS = tuple(_m[name] for name in MESSAGE_FIELDS)
 # What a page reads: the seed's fields, and the others packed as one JSON array of
-# EXTRA_FIELDS and updated_at, NULL when all are NULL (most messages). Each column a row
-# has costs the driver a call per row (with SQLite, a mutex too): seven columns read one
-# by one made a page of 50 messages cost 28% more instructions than before they existed.
+# EXTRA_FIELDS, updated_at and FEEDBACK_FIELDS, NULL when all are NULL (most messages).
+# Each column a row has costs the driver a call per row (with SQLite, a mutex too): seven
+# columns read one by one made a page of 50 messages cost 28% more instructions.
 PAGE_FIELDS = ("role", "msg", "seq", "created_at", "meta", "extras")
 
 
@@ -73,7 +75,7 @@ def _json_list_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
     return f"CAST(json_build_array({compiler.process(element.clauses, **kw)}) AS TEXT)"
 
 
-_EXTRA_COLUMNS = [_m[name] for name in (*EXTRA_FIELDS, "updated_at")]
+_EXTRA_COLUMNS = [_m[name] for name in (*EXTRA_FIELDS, "updated_at", *FEEDBACK_FIELDS)]
 _PAGE_COLUMNS = (
     *(_m[name] for name in PAGE_FIELDS[:5]),
     case(
@@ -369,6 +371,26 @@ def update_message(
         )
     new = {f"new_{name}": value for name, value in values.items()}
     db.run(statement, user_id=user_id, session_id=session_id, seq=seq, new_updated_at=now, **new)
+
+
+_ROLE = Statement(select(_m.role).where(_MESSAGE_KEY))
+_RATE = Statement(
+    update(chat_messages)
+    .where(_MESSAGE_KEY)
+    .values(rating=bindparam("rating"), comment=bindparam("comment"))
+)
+
+
+def message_role(db: Db, user_id: str, session_id: str, seq: int) -> str | None:
+    """Return a message's role; None: no such message."""
+    return db.scalar(_ROLE, user_id=user_id, session_id=session_id, seq=seq)
+
+
+def rate_message(
+    db: Db, user_id: str, session_id: str, seq: int, rating: str | None, comment: str | None
+) -> None:
+    """Set a message's feedback (None clears it)."""
+    db.run(_RATE, user_id=user_id, session_id=session_id, seq=seq, rating=rating, comment=comment)
 
 
 def delete_messages(db: Db, user_id: str, session_id: str, seq: int, *, later: bool) -> int:
