@@ -221,7 +221,9 @@ def login_settings(wechat: FakeWeChat, **changes: Any) -> dict[str, Any]:
         "wechat_appid": APPID,
         "wechat_secret": SECRET,
         "wechat_api_base": wechat.base,
-        "wechat_timeout_ms": 500,
+        # Long enough for the fake WeChat on a loaded two-core machine (500 ms timed out
+        # there under a full suite), short of its "slow" answers (fake_wechat.SLOW_S).
+        "wechat_timeout_ms": 1_500,
         **changes,
     }
 
