@@ -23,7 +23,13 @@ from huihua.http.pipeline import Streamed
 from huihua.service.idempotency import Idempotency, State, WriteCall
 from huihua.store import queries as q
 from huihua.store.tables import chat_messages, chat_sessions
-from huihua.wire.replies import AddChatReply, Envelope, add_chat_reply_around_seq
+from huihua.wire.replies import (
+    AddChatReply,
+    AddChatsReply,
+    Envelope,
+    add_chat_reply_around_seq,
+    add_chats_reply_around_seqs,
+)
 from huihua.wire.requests import QuerySessionInfoRequest
 
 from .conftest import Api
@@ -236,3 +242,42 @@ def test_the_reply_around_seq_is_the_reply_msgspec_encodes(request_id: str, sess
             request_id=request_id, session_id=session_id, seq=seq, created_at=created_at
         )
         assert head + str(seq).encode() + tail == msgspec.json.encode(reply)
+
+
+@pytest.mark.parametrize(
+    ("request_id", "session_id"),
+    [("r1", "s1"), ('q"uote\\back', "user:1.x"), ("日本語\u2028", "x" * 64), ("", "")],
+)
+def test_the_reply_around_seqs_is_the_reply_msgspec_encodes(request_id: str, session_id: str):
+    created_at = "2026-11-29T20:00:00.123Z"
+    head, tail = add_chats_reply_around_seqs(request_id, session_id, created_at)
+    for seqs in ([1], [41, 42], list(range(2**31 - 100, 2**31))):
+        reply = AddChatsReply(
+            request_id=request_id, session_id=session_id, seqs=seqs, created_at=created_at
+        )
+        numbers = ",".join(map(str, seqs)).encode()
+        assert head + numbers + tail == msgspec.json.encode(reply)
+
+
+def test_a_turn_through_the_one_statement_is_stored_as_the_general_way_stores_it(
+    serve: Any,
+) -> None:
+    """PostgreSQL appends a turn into an existing session in one statement: what is stored
+    and read back is what the general way (a new session) stores."""
+    api = serve("postgresql")
+    user = api.new_user()
+    turn = [
+        {"role": "user", "msg": "q", "parts": [{"type": "image", "url": "https://a.example/i"}]},
+        {"role": "ai", "msg": "", "status": "streaming", "meta": {"m": 1}, "reasoning": "r"},
+        {"role": "tool", "msg": "t", "tool_call_id": "c", "name": "n"},
+    ]
+    made = api.call("/add_chats", user_id=user, session_id="s", chats=turn, request_id="t-1")
+    again = api.call("/add_chats", user_id=user, session_id="s", chats=turn, request_id="t-2")
+    retried = api.post(
+        "/add_chats", {"user_id": user, "session_id": "s", "chats": turn, "request_id": "t-2"}
+    )
+    assert made["seqs"] == [1, 2, 3] and again["seqs"] == [4, 5, 6], (made, again)
+    assert retried.json() == again
+    chats = api.call("/query_session_info", user_id=user, session_id="s")["chats"]
+    strip = [{k: v for k, v in c.items() if k not in ("seq", "created_at")} for c in chats]
+    assert strip[:3] == strip[3:]

@@ -27,6 +27,7 @@ from huihua.wire.replies import (
     SessionNamesReply,
     SessionOut,
     add_chat_reply_around_seq,
+    add_chats_reply_around_seqs,
 )
 
 TITLE_CHARS = 30
@@ -140,7 +141,28 @@ async def add_chats(store: Store, call: WriteCall, inp: AddChatInput) -> bytes:
             created_at=_rfc3339(now),
         )
 
-    return await store.write(Idempotency(call, inp.user_id, work))
+    def alone(db: Db, now: int, rid: str | None, fingerprint: str) -> bytes | None:
+        # One statement where the store can (PostgreSQL): one round trip, not five.
+        if inp.session_id is None or not q.appends_alone(db):
+            return None
+        head, tail = add_chats_reply_around_seqs(call.request_id, inp.session_id, _rfc3339(now))
+        first = q.append_turn_alone(
+            db,
+            inp.user_id,
+            inp.session_id,
+            [_stored(m) for m in inp.chats],
+            title=derived,
+            now=now,
+            request_id=rid,
+            fingerprint=fingerprint,
+            reply_around_seqs=(head.decode(), tail.decode()),
+        )
+        if first is None:
+            return None
+        seqs = ",".join(str(seq) for seq in range(first, first + len(inp.chats)))
+        return head + seqs.encode() + tail
+
+    return await store.write(Idempotency(call, inp.user_id, work, alone=alone))
 
 
 async def query_session_names(

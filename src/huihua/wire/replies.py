@@ -76,6 +76,18 @@ class AddChatsReply(Envelope):
     created_at: str = ""
 
 
+def add_chats_reply_around_seqs(
+    request_id: str, session_id: str, created_at: str
+) -> tuple[bytes, bytes]:
+    """Return the encoded :class:`AddChatsReply` as the bytes before and after the numbers
+    of its ``seqs`` (``1,2``), as :func:`add_chat_reply_around_seq` does for add_chat."""
+    head = b'{"request_id":%b,"ok":0,"failed":"","session_id":%b,"seqs":[' % (
+        _encode(request_id),
+        _encode(session_id),
+    )
+    return head, b'],"created_at":%b}' % _encode(created_at)
+
+
 class UpdateChatReply(Envelope):
     seq: int = 0
     updated_at: str = ""

@@ -51,6 +51,7 @@ from huihua.store.queries.sessions import (
     touch_session,
     uncount_messages,
 )
+from huihua.store.queries.turns import append_turn_alone
 from huihua.store.queries.users import get_user, insert_user, update_user, user_exists
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "MESSAGE_FIELDS",
     "PAGE_FIELDS",
     "append_alone",
+    "append_turn_alone",
     "appends_alone",
     "bump_session",
     "claim_login_code",
