@@ -19,11 +19,13 @@ from typing import Any
 
 from sqlalchemy import text
 
+from huihua.store.queries.messages import EXTRA_FIELDS
 from huihua.store.sql import Db, Statement
 
-_FIELDS = ("role", "msg", "meta", "parts", "reasoning", "tool_calls", "tool_call_id", "name")
-_CASTS = ("varchar", "text", "text", "text", "text", "text", "varchar", "varchar")
-_STATUS = "status"
+# A message's fields, as insert_messages takes them; each VALUES cell is cast to its
+# column's type (an untyped NULL would otherwise be taken for text).
+_FIELDS = ("role", "msg", "meta", *EXTRA_FIELDS)
+_VARCHAR = frozenset({"role", "tool_call_id", "name", "status"})
 _TURNS: dict[tuple[int, bool], Statement] = {}
 
 
@@ -32,8 +34,7 @@ def _statement(n: int, recorded: bool) -> Statement:
         "("
         + ", ".join(
             [str(i + 1)]
-            + [f"CAST(:{f}_{i} AS {c})" for f, c in zip(_FIELDS, _CASTS, strict=True)]
-            + [f"CAST(:{_STATUS}_{i} AS varchar)"]
+            + [f"CAST(:{f}_{i} AS {'varchar' if f in _VARCHAR else 'text'})" for f in _FIELDS]
         )
         + ")"
         for i in range(n)
@@ -44,17 +45,16 @@ def _statement(n: int, recorded: bool) -> Statement:
         if recorded
         else ""
     )
+    columns = ", ".join(_FIELDS)
+    values = ", ".join(f"v.{f}" for f in _FIELDS)
     sql = (
         "WITH bump AS (UPDATE chat_sessions SET chat_count = chat_count + :n,"
         " last_seq = last_seq + :n, updated_at = :now,"
         " session_title = coalesce(session_title, CAST(:title AS varchar))"
         f" WHERE user_id = :key_user AND session_id = :key_session{unused} RETURNING last_seq),"
-        " turn AS (INSERT INTO chat_messages (user_id, session_id, seq, role, msg, meta,"
-        " created_at, parts, reasoning, tool_calls, tool_call_id, name, status)"
-        " SELECT :key_user, :key_session, bump.last_seq - :n + v.i, v.role, v.msg, v.meta,"
-        " :now, v.parts, v.reasoning, v.tool_calls, v.tool_call_id, v.name, v.status"
-        f" FROM bump, (VALUES {rows}) AS v(i, role, msg, meta, parts, reasoning, tool_calls,"
-        " tool_call_id, name, status) RETURNING seq)"
+        f" turn AS (INSERT INTO chat_messages (user_id, session_id, seq, created_at, {columns})"
+        f" SELECT :key_user, :key_session, bump.last_seq - :n + v.i, :now, {values}"
+        f" FROM bump, (VALUES {rows}) AS v(i, {columns}) RETURNING seq)"
     )
     if recorded:
         sql += (
@@ -97,7 +97,7 @@ def append_turn_alone(
         "title": title,
     }
     for i, message in enumerate(messages):
-        for field in (*_FIELDS, _STATUS):
+        for field in _FIELDS:
             params[f"{field}_{i}"] = message.get(field)
     if recorded:
         params |= {
