@@ -13,6 +13,7 @@ import pytest
 
 from huihua.config import Settings
 from huihua.store import migrate
+from huihua.store import signature
 from huihua.store.tables import chat_messages, chat_sessions, users
 
 from .test_cli import HUIHUA, _env
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 COLUMNS = {
     "user": [c.name for c in users.c],
     "session": [c.name for c in chat_sessions.c],
-    "message": [c.name for c in chat_messages.c],
+    # the search signature is not dumped: it is made again from role and msg
+    "message": [c.name for c in chat_messages.c if c.name not in signature.NAMES],
 }
 # ids whose order as UTF-8 bytes differs from a linguistic collation's: B < a < é < 中
 USER_IDS = ("u-中文", "u-a", "u-B", "u-é", "u-Z z")
@@ -161,6 +163,12 @@ def test_a_store_moves_sqlite_postgresql_mariadb_sqlite_byte_identical(
             **source.call("/query_session_names", user_id=user_id),
             "request_id": names["request_id"],
         }
+        found = last.call("/search_chats", user_id=user_id, query="🙂")
+        assert found == {
+            **source.call("/search_chats", user_id=user_id, query="🙂"),
+            "request_id": found["request_id"],
+        }
+        assert found["results"] or user_id == USER_IDS[0]  # whose one session was deleted
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
@@ -184,6 +192,10 @@ def test_import_upserts_the_file_wins_and_twice_is_once(serve, kind: str, tmp_pa
     import_file(url, path)
     chats = api.call("/query_session_info", user_id=user_id, session_id="s")["chats"]
     assert [c["msg"] for c in chats] == ["one", "TWO", "three"]  # a row not in the file stays
+    # the search finds the message as the file has it (its signature made on import)
+    for query, seqs in (("TWO", [2]), ("two", [2]), ("three", [3])):
+        found = api.call("/search_chats", user_id=user_id, query=query)["results"]
+        assert [r["seq"] for r in found] == seqs, query
     after = lines_of(export(url, "--user", user_id))
     assert [x["kind"] for x in after] == ["user", "session", "message", "message", "message"]
     assert after[1]["chat_count"] == 2  # the file's session row won too

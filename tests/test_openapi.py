@@ -115,6 +115,14 @@ REQUEST_FIELDS: dict[str, dict[str, str]] = {
     "/delete_sessions": {"user_id": "string", "request_id": "string"},
     "/delete_user": {"user_id": "string", "request_id": "string"},
     "/export_user_data": {"user_id": "string", "request_id": "string"},
+    "/search_chats": {
+        "user_id": "string",
+        "query": "string",
+        "limit": "integer",
+        "cursor": "string",
+        "session_id": "string",
+        "request_id": "string",
+    },
     "/rename_session": {
         "user_id": "string",
         "session_id": "string",
@@ -144,6 +152,7 @@ REQUIRED = {
     "/delete_sessions": {"user_id"},
     "/delete_user": {"user_id"},
     "/export_user_data": {"user_id"},
+    "/search_chats": {"user_id", "query"},
     "/rename_session": {"user_id", "session_id", "session_title"},
     "/rate_chat": {"user_id", "session_id", "seq", "rating"},
     "/login": {"code"},
@@ -177,6 +186,7 @@ REPLY_FIELDS: dict[str, dict[str, str]] = {
     "/delete_sessions": {"deleted": "integer"},
     "/delete_user": {},
     "/export_user_data": {"user": "object", "sessions": "array"},
+    "/search_chats": {"results": "array", "next_cursor": "string"},
     "/rename_session": {"session_id": "string", "session_title": "string"},
     "/rate_chat": {"seq": "integer", "rating": "string"},
     "/login": {
@@ -231,6 +241,7 @@ ERROR_STATUSES: dict[str, set[str]] = {
     "/delete_sessions": _ANY | {"404", "409"},
     "/delete_user": _ANY | {"404", "409"},
     "/export_user_data": _ANY | {"404"},
+    "/search_chats": _ANY | {"404"},
     "/rename_session": _ANY | {"404", "409"},
     "/rate_chat": _ANY | {"404", "409"},  # 409: ok 5, or ok 11 (not an ai reply)
     "/login": _ANY | {"401", "429"},
@@ -262,10 +273,12 @@ FIELD_RULES: dict[str, dict[str, Any]] = {
     "before_seq": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "meta": {"type": "object"},
     "code": {**TEXT, "minLength": 1, "maxLength": 128},
+    "query": {**TEXT, "minLength": 1, "maxLength": 100},
 }
 LIMITS = {  # path: (default, maximum)
     "/query_session_names": (100, 1000),
     "/query_session_info": (1000, 1000),
+    "/search_chats": (20, 100),
 }
 
 

@@ -162,6 +162,21 @@ async def rate_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     return await service.rate_chat(ctx.store, _write_call("/rate_chat", parsed, req), req)
 
 
+async def search_chats(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req, limit, after = v.check_search_chats(parsed)
+    who.check(req.user_id)
+    return await service.search_chats(
+        ctx.store,
+        parsed.request_id,
+        req.user_id,
+        req.query,
+        limit,
+        after,
+        req.session_id,
+        max_reply_bytes=ctx.settings.max_reply_bytes,
+    )
+
+
 async def export_user_data(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req = v.check_user_only(parsed)
     who.check(req.user_id)
@@ -304,6 +319,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         Envelope,
         delete_user,
         {"user_id": "u1"},
+    ),
+    Endpoint(
+        "/search_chats",
+        "The user's user and ai messages that contain the query (a substring, A-Z either "
+        "case), newest first, with a snippet; by cursor pages, within the reply cap.",
+        rq.SearchChatsRequest,
+        rp.SearchChatsReply,
+        search_chats,
+        {"user_id": "u1", "query": "天气"},
     ),
     Endpoint(
         "/rename_session",

@@ -26,8 +26,11 @@ from huihua.wire.rules import (
     PART_URL_MAX,
     PARTS_MAX,
     PHONE_MAX,
+    QUERY_MAX,
     REQUEST_ID_MAX,
     RESERVED_PROFILE_FIELDS,
+    SEARCH_LIMIT_DEFAULT,
+    SEARCH_LIMIT_MAX,
     SEQ_MAX,
     SESSION_ID_CHARS,
     SESSION_ID_MAX,
@@ -196,6 +199,7 @@ _MESSAGE_RULES = (
 _LIMITS = {
     "QuerySessionNamesRequest": (SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX),
     "QuerySessionInfoRequest": (CHATS_LIMIT_DEFAULT, CHATS_LIMIT_MAX),
+    "SearchChatsRequest": (SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX),
 }
 
 
@@ -226,6 +230,19 @@ def constrain(schema: dict[str, Any], limits: Limits) -> None:
         if prop is not None:
             array = next(a for a in prop.get("anyOf", [prop]) if a.get("type") == "array")
             rules[name] = {**array, "minItems": least, "maxItems": most}
+    if title == "SearchChatsRequest":
+        rules["query"] = _text(
+            1,
+            QUERY_MAX,
+            NO_NUL,
+            description="Found as a substring of msg: A-Z match either case, every other "
+            "character (%, _ and \\ included) only itself.",
+        )
+        schema["description"] = (
+            'The user\'s "user" and "ai" messages whose msg contains the query, newest '
+            "first; session_id: in that session only. A page also stops at the reply cap; "
+            'next_cursor goes on from there ("" at the end).'
+        )
     if title == "RenameSessionRequest":
         rules["session_title"] = _text(
             1, SESSION_TITLE_MAX, description="The title the session keeps from then on."

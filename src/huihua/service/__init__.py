@@ -12,6 +12,7 @@ imports the store and the wire contract, never ``huihua.http`` or ``huihua.acces
 - ``pages``: read a page of a session's messages, within the reply cap;
 - ``messages``: update or delete stored messages;
 - ``organise``: rename a session, rate an answer;
+- ``search``: find the user's messages by their words;
 - ``export``: a user's data, whole, streamed from one snapshot;
 - ``login``: a wx.login code exchanged once for its user.
 """
@@ -30,6 +31,7 @@ from huihua.service.login import LoginFacts, login, login_code_hash
 from huihua.service.messages import delete_chat, update_chat
 from huihua.service.organise import rate_chat, rename_session
 from huihua.service.pages import PageAsk, query_session_info
+from huihua.service.search import search_chats
 from huihua.service.users import add_user, delete_user, query_user_info, token_nonce
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "query_user_info",
     "rate_chat",
     "rename_session",
+    "search_chats",
     "token_nonce",
     "update_chat",
 ]

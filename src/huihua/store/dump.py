@@ -7,7 +7,9 @@ added there is dumped and restored with no change here. Lines come in the order 
 collation), then ``seq``: a user's line, then each of its sessions followed by that
 session's messages. Values are what the store holds, the same on every store (ids as
 strings, times as integer ms, booleans as true/false), so one store's dump is
-byte-identical to the dump of another that imported it.
+byte-identical to the dump of another that imported it. A message's search signature
+(signature.py) is not dumped: it is made from the message's role and msg, on import as on
+every write.
 
 :func:`export_lines` runs inside one snapshot transaction (``Store.snapshot``): the dump
 agrees with itself while a server writes. :func:`import_rows` upserts a batch of lines
@@ -23,6 +25,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Column, Table, bindparam, func, select
 
+from huihua.store import signature
 from huihua.store.dialect import upsert
 from huihua.store.queries._common import matches
 from huihua.store.sql import Db, Statement
@@ -32,12 +35,16 @@ TABLES: dict[str, Table] = {"user": users, "session": chat_sessions, "message": 
 MESSAGES_PER_READ = 1000
 _encode = msgspec.json.Encoder().encode
 
+# The columns a dump holds: every stored one but the search signature (derived).
+DUMPED: dict[str, list[Column[Any]]] = {
+    kind: [c for c in t.c if c.name not in signature.NAMES] for kind, t in TABLES.items()
+}
 _u, _s, _m = users.c, chat_sessions.c, chat_messages.c
 _USER_IDS = Statement(select(_u.user_id))
-_USER = Statement(select(*users.c).where(matches(_u.user_id)))
-_SESSIONS = Statement(select(*chat_sessions.c).where(matches(_s.user_id)))
+_USER = Statement(select(*DUMPED["user"]).where(matches(_u.user_id)))
+_SESSIONS = Statement(select(*DUMPED["session"]).where(matches(_s.user_id)))
 _MESSAGES = Statement(
-    select(*chat_messages.c)
+    select(*DUMPED["message"])
     .where(matches(_m.user_id), matches(_m.session_id), _m.seq > bindparam("after"))
     .order_by(_m.seq)
     .limit(bindparam("limit"))
@@ -45,8 +52,8 @@ _MESSAGES = Statement(
 _COUNT_ALL = Statement(select(func.count().label("n")).select_from(chat_messages))
 _COUNT_USER = Statement(select(func.count().label("n")).where(matches(_m.user_id)))
 _UPSERTS: dict[tuple[str, str], Statement] = {}
-_SESSION_ID = list(chat_sessions.c.keys()).index("session_id")
-_SEQ = list(chat_messages.c.keys()).index("seq")
+_SESSION_ID = [c.name for c in DUMPED["session"]].index("session_id")
+_SEQ = [c.name for c in DUMPED["message"]].index("seq")
 
 
 class DumpError(Exception):
@@ -80,7 +87,7 @@ def _converter(column: Column[Any]) -> Callable[[Any], Any]:
     return lambda v: v
 
 
-_CONVERTERS = {kind: [(c.name, _converter(c)) for c in t.c] for kind, t in TABLES.items()}
+_CONVERTERS = {kind: [(c.name, _converter(c)) for c in cs] for kind, cs in DUMPED.items()}
 
 
 def _line(kind: str, row: tuple[Any, ...]) -> bytes:
@@ -151,12 +158,12 @@ def check_line(number: int, fields: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(fields, dict) or fields.get("kind") not in TABLES:
         raise DumpError(f"line {number}: not a user, session or message line")
     kind = fields.pop("kind")
-    table = TABLES[kind]
-    unknown = set(fields) - set(table.c.keys())
+    dumped = DUMPED[kind]
+    unknown = set(fields) - {c.name for c in dumped}
     if unknown:
         raise DumpError(f"line {number}: {kind} has no column {sorted(unknown)[0]!r}")
     row = {}
-    for column in table.c:
+    for column in dumped:
         value = fields.get(column.name, _default(column))
         if value is None and not column.nullable:
             raise DumpError(f"line {number}: {kind} needs {column.name}")
@@ -185,6 +192,8 @@ def import_rows(db: Db, rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> None
     """Upsert rows by kind (each a complete row: :func:`check_line`); the rows win."""
     for kind, batch in rows.items():
         batch = list(batch)
+        if kind == "message":
+            batch = [row | signature.stored(row) for row in batch]
         if batch:
             db.run_many(_upsert(TABLES[kind], db), batch)
 

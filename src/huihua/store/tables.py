@@ -13,6 +13,10 @@
   ``status``) are NULL when not set (``status`` NULL is ``complete``); ``updated_at`` is
   NULL until ``/update_chat`` changes the message; ``rating`` (``like`` or ``dislike``) and
   its ``comment`` are the user's feedback on an ``ai`` message (``/rate_chat``).
+  ``search_0`` … ``search_15`` are the message's search signature (signature.py), NULL on
+  messages that are neither ``user`` nor ``ai``, and the index ``ix_chat_messages_search``
+  ``(user_id, created_at, session_id, seq, search_0 …)`` holds it in the order a search
+  walks: a user's messages, newest first.
 - ``idempotency_records``: the reply to each write that carried a ``request_id``, with a
   fingerprint of its request, written in the same transaction as the write (API.md §4).
 - ``users.token_nonce``: a random value every user token carries and every request checks;
@@ -47,6 +51,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
+
+from huihua.store import signature
 
 MYSQL_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
 _MYSQL = ("mysql", "mariadb")
@@ -146,6 +152,17 @@ chat_messages = Table(
     Column("updated_at", BigInteger, nullable=True),
     Column("rating", String(8), nullable=True),
     Column("comment", String(1000), nullable=True),
+    *(Column(name, BigInteger, nullable=True) for name in signature.NAMES),
+    # /search_chats: a user's messages newest first, each with its signature, so that a
+    # search tests the signatures from the index alone (signature.py).
+    Index(
+        "ix_chat_messages_search",
+        "user_id",
+        "created_at",
+        "session_id",
+        "seq",
+        *signature.NAMES,
+    ),
     **MYSQL_TABLE_OPTIONS,
 )
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from huihua.wire.cursor import decode_cursor
+from huihua.wire.cursor import decode_cursor, decode_search_cursor
 from huihua.wire.messages import MessageIn, check_fields, check_message
 from huihua.wire.parse import Parsed
 from huihua.wire.rules import (
@@ -18,7 +18,10 @@ from huihua.wire.rules import (
     EMAIL_MAX,
     NUL_ESCAPE,
     PHONE_MAX,
+    QUERY_MAX,
     RESERVED_PROFILE_FIELDS,
+    SEARCH_LIMIT_DEFAULT,
+    SEARCH_LIMIT_MAX,
     SEQ_MAX,
     SESSION_TITLE_MAX,
     SESSIONS_LIMIT_DEFAULT,
@@ -171,6 +174,25 @@ def check_session_names(
     after = None
     if req.cursor:
         after = decode_cursor(req.cursor)
+        if after is None:
+            c.bad("cursor: is not a cursor this server gave")
+    c.done()
+    return req, limit, after
+
+
+def check_search_chats(parsed: Parsed) -> tuple[Any, int, tuple[int, str, int] | None]:
+    """Return the /search_chats request, its page size and the position its cursor names."""
+    req = parsed.fields()
+    c = parsed.checker()
+    c.user_id(req.user_id)
+    c.text("query", req.query, QUERY_MAX, empty=False)
+    if req.session_id is not None:
+        c.session_id(req.session_id)
+    limit = SEARCH_LIMIT_DEFAULT if req.limit is None else req.limit
+    c.number("limit", limit, 1, SEARCH_LIMIT_MAX)
+    after = None
+    if req.cursor:
+        after = decode_search_cursor(req.cursor)
         if after is None:
             c.bad("cursor: is not a cursor this server gave")
     c.done()

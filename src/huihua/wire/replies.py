@@ -151,6 +151,23 @@ class ExportUserDataReply(Envelope):
     sessions: list[ExportedSession] = msgspec.field(default_factory=list)
 
 
+class SearchResult(msgspec.Struct):
+    """A message that contains the query; ``snippet`` is [before, match, after]."""
+
+    session_id: str
+    session_title: str
+    seq: int
+    role: str
+    msg: str
+    snippet: list[str]
+    created_at: str
+
+
+class SearchChatsReply(Envelope):
+    results: list[SearchResult] = msgspec.field(default_factory=list)
+    next_cursor: str = ""
+
+
 class RateChatReply(Envelope):
     seq: int = 0
     rating: str = ""

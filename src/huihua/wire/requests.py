@@ -168,6 +168,14 @@ class ExportUserDataRequest(Request):
     user_id: str
 
 
+class SearchChatsRequest(Request):
+    user_id: str
+    query: str
+    limit: int | None = None
+    cursor: str | None = None
+    session_id: str | None = None
+
+
 class LoginRequest(Request):
     """The mini-program's ``wx.login`` code."""
 

@@ -6,8 +6,9 @@ that holds the page's columns), a page of messages walks the primary key ``(user
 session_id, seq)``. The statements are Core, compiled once per dialect (sql.py); where
 the stores differ in what one statement can do, a function asks ``db.caps`` (dialect.py).
 
-A module per noun: ``idempotency``, ``users``, ``sessions``, ``messages``, ``access``
-(token nonces, whole-user deletion, login codes). Callers use this package's names:
+A module per noun: ``idempotency``, ``users``, ``sessions``, ``messages``, ``turns``,
+``search`` (a user's messages that may contain a query), ``access`` (token nonces,
+whole-user deletion, login codes). Callers use this package's names:
 ``from huihua.store import queries as q``.
 """
 
@@ -22,6 +23,13 @@ from huihua.store.queries.access import (
     purge_login_codes,
     set_token_nonce,
 )
+from huihua.store.queries.changes import (
+    delete_messages,
+    message_for_update,
+    message_role,
+    rate_message,
+    update_message,
+)
 from huihua.store.queries.idempotency import get_idempotency, put_idempotency
 from huihua.store.queries.messages import (
     CHANGEABLE,
@@ -30,16 +38,12 @@ from huihua.store.queries.messages import (
     PAGE_FIELDS,
     append_alone,
     appends_alone,
-    delete_messages,
     insert_message,
     insert_messages,
-    message_for_update,
-    message_role,
     messages_page,
-    rate_message,
     session_messages,
-    update_message,
 )
+from huihua.store.queries.search import CANDIDATE_FIELDS, search_candidates
 from huihua.store.queries.sessions import (
     bump_session,
     delete_all_sessions,
@@ -48,6 +52,7 @@ from huihua.store.queries.sessions import (
     list_sessions,
     lock_session,
     rename_session,
+    session_exists,
     touch_session,
     uncount_messages,
 )
@@ -55,6 +60,7 @@ from huihua.store.queries.turns import append_turn_alone
 from huihua.store.queries.users import get_user, insert_user, update_user, user_exists
 
 __all__ = [
+    "CANDIDATE_FIELDS",
     "CHANGEABLE",
     "EXTRA_FIELDS",
     "MESSAGE_FIELDS",
@@ -88,6 +94,8 @@ __all__ = [
     "put_idempotency",
     "rate_message",
     "rename_session",
+    "search_candidates",
+    "session_exists",
     "session_messages",
     "set_token_nonce",
     "touch_session",

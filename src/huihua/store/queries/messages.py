@@ -1,5 +1,5 @@
 """Messages: appending (in one statement where the store can), a page of them (backwards
-or forwards), changing one, deleting one or a tail.
+or forwards); changes.py changes one or deletes one or a tail.
 
 A page of messages walks the primary key ``(user_id, session_id, seq)``, backwards from
 ``before_seq`` or forwards from ``after_seq``. A row of a page is the tuple
@@ -18,16 +18,15 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    delete,
     exists,
     insert,
     null,
     select,
-    update,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from huihua.store import signature
 from huihua.store.queries._common import matches
 from huihua.store.queries.sessions import BUMP, SESSION_KEY
 from huihua.store.sql import Db, Statement
@@ -39,9 +38,12 @@ _m = chat_messages.c
 
 # A message with only the seed's fields is stored by the statement of before the fields of
 # API.md §5.1 (fewer parameters to bind on the hot path); others by insert_messages.
+# Each with its search signature (signature.py), computed from role and msg.
 _SEED_FIELDS = ("user_id", "session_id", "seq", "role", "msg", "meta", "created_at")
 _INSERT_SEED_MESSAGE = Statement(
-    insert(chat_messages).values({name: bindparam(name) for name in _SEED_FIELDS})
+    insert(chat_messages).values(
+        {name: bindparam(name) for name in (*_SEED_FIELDS, *signature.NAMES)}
+    )
 )
 # The fields a message may have besides the seed's, and those /update_chat may change.
 EXTRA_FIELDS = ("parts", "reasoning", "tool_calls", "tool_call_id", "name", "status")
@@ -49,7 +51,6 @@ CHANGEABLE = ("msg", "parts", "reasoning", "tool_calls", "meta", "status")
 # Set by /rate_chat only, read with the others.
 FEEDBACK_FIELDS = ("rating", "comment")
 MESSAGE_FIELDS = ("role", "msg", "seq", "created_at", "meta", *EXTRA_FIELDS, "updated_at")
-_MESSAGE_COLUMNS = tuple(_m[name] for name in MESSAGE_FIELDS)
 # What a page reads: the seed's fields, and the others packed as one JSON array of
 # EXTRA_FIELDS, updated_at and FEEDBACK_FIELDS, NULL when all are NULL (most messages).
 # Each column a row has costs the driver a call per row (with SQLite, a mutex too): seven
@@ -97,7 +98,7 @@ def _append_alone(*, recorded: bool) -> Statement:
     message = (
         insert(chat_messages)
         .from_select(
-            ["user_id", "session_id", "seq", "role", "msg", "meta", "created_at"],
+            ["user_id", "session_id", "seq", "role", "msg", "meta", "created_at", *signature.NAMES],
             select(
                 bindparam("key_user", type_=String),
                 bindparam("key_session", type_=String),
@@ -106,6 +107,7 @@ def _append_alone(*, recorded: bool) -> Statement:
                 bindparam("msg", type_=Text),
                 bindparam("meta", type_=Text),
                 bindparam("now", type_=BigInteger),
+                *(bindparam(name, type_=BigInteger) for name in signature.NAMES),
             ),
         )
         .returning(_m.seq)
@@ -168,6 +170,7 @@ def append_alone(
         "role": role,
         "msg": msg,
         "meta": meta,
+        **signature.columns(role, msg),
     }
     if request_id is None:
         rows = db.alone(_APPEND_ALONE[False], **params)
@@ -204,11 +207,13 @@ def insert_message(
         "msg": msg,
         "meta": meta,
         "created_at": now,
+        **signature.columns(role, msg),
     }
     db.run(_INSERT_SEED_MESSAGE, **params)
 
 
 _ROW_FIELDS = ("seq", "role", "msg", "meta", *EXTRA_FIELDS)
+_ROW_COLUMNS = (*_ROW_FIELDS, *signature.NAMES)
 _INSERT_MANY: dict[int, Statement] = {}
 
 
@@ -231,7 +236,7 @@ def insert_messages(
                 "user_id": bindparam("user_id"),
                 "session_id": bindparam("session_id"),
                 "created_at": bindparam("now"),
-                **{name: bindparam(f"{name}_{i}") for name in _ROW_FIELDS},
+                **{name: bindparam(f"{name}_{i}") for name in _ROW_COLUMNS},
             }
             for i in range(n)
         ]
@@ -241,6 +246,8 @@ def insert_messages(
         params[f"seq_{i}"] = first_seq + i
         for name in _ROW_FIELDS[1:]:
             params[f"{name}_{i}"] = message.get(name)
+        for name, value in signature.stored(message).items():
+            params[f"{name}_{i}"] = value
     db.run(statement, **params)
 
 
@@ -336,64 +343,3 @@ def messages_page(
     (for the next batch of a page read in batches)."""
     direction, params = _page_params(user_id, session_id, limit, before_seq, after_seq)
     return db.tuples(_MESSAGES[direction], **params)
-
-
-_MESSAGE_KEY = and_(matches(_m.user_id), matches(_m.session_id), matches(_m.seq))
-_GET_FOR_UPDATE = Statement(select(*_MESSAGE_COLUMNS).where(_MESSAGE_KEY).with_for_update())
-_UPDATES: dict[tuple[str, ...], Statement] = {}
-_DELETE_ONE = Statement(delete(chat_messages).where(_MESSAGE_KEY))
-_DELETE_FROM = Statement(
-    delete(chat_messages).where(
-        matches(_m.user_id), matches(_m.session_id), _m.seq >= bindparam("seq")
-    )
-)
-
-
-def message_for_update(db: Db, user_id: str, session_id: str, seq: int) -> Any:
-    """Return one message (a named row of :data:`MESSAGE_FIELDS`), locked until the
-    transaction ends; None: no such message."""
-    return db.row(_GET_FOR_UPDATE, user_id=user_id, session_id=session_id, seq=seq)
-
-
-def update_message(
-    db: Db, user_id: str, session_id: str, seq: int, now: int, values: dict[str, Any]
-) -> None:
-    """Set the fields ``values`` names (of :data:`CHANGEABLE`) and ``updated_at``."""
-    names = tuple(sorted(values))
-    statement = _UPDATES.get(names)
-    if statement is None:
-        if not set(names) <= set(CHANGEABLE):
-            raise ValueError(f"not a field update_chat changes: {names}")
-        statement = _UPDATES[names] = Statement(
-            update(chat_messages)
-            .where(_MESSAGE_KEY)
-            .values({name: bindparam(f"new_{name}") for name in (*names, "updated_at")})
-        )
-    new = {f"new_{name}": value for name, value in values.items()}
-    db.run(statement, user_id=user_id, session_id=session_id, seq=seq, new_updated_at=now, **new)
-
-
-_ROLE = Statement(select(_m.role).where(_MESSAGE_KEY))
-_RATE = Statement(
-    update(chat_messages)
-    .where(_MESSAGE_KEY)
-    .values(rating=bindparam("rating"), comment=bindparam("comment"))
-)
-
-
-def message_role(db: Db, user_id: str, session_id: str, seq: int) -> str | None:
-    """Return a message's role; None: no such message."""
-    return db.scalar(_ROLE, user_id=user_id, session_id=session_id, seq=seq)
-
-
-def rate_message(
-    db: Db, user_id: str, session_id: str, seq: int, rating: str | None, comment: str | None
-) -> None:
-    """Set a message's feedback (None clears it)."""
-    db.run(_RATE, user_id=user_id, session_id=session_id, seq=seq, rating=rating, comment=comment)
-
-
-def delete_messages(db: Db, user_id: str, session_id: str, seq: int, *, later: bool) -> int:
-    """Delete the message at ``seq`` (``later``: and every later one); return how many."""
-    statement = _DELETE_FROM if later else _DELETE_ONE
-    return db.run(statement, user_id=user_id, session_id=session_id, seq=seq)

@@ -51,6 +51,7 @@ _BUMP_FOR_ID = {
 }
 _BUMP_PLAIN = {n: Statement(b) for n, b in _BUMPS.items()}
 _LAST_SEQ = Statement(select(_s.last_seq).where(SESSION_KEY))
+_SESSION_EXISTS = Statement(select(_s.chat_count).where(SESSION_KEY))
 _LOCK_SESSION = Statement(select(_s.last_seq).where(SESSION_KEY).with_for_update())
 _TOUCH = Statement(update(chat_sessions).where(SESSION_KEY).values(updated_at=bindparam("now")))
 _RENAME = Statement(
@@ -124,6 +125,11 @@ def insert_session(
         created_at=now,
         updated_at=now,
     )
+
+
+def session_exists(db: Db, user_id: str, session_id: str) -> bool:
+    """Return whether the user has this session."""
+    return db.row(_SESSION_EXISTS, user_id=user_id, session_id=session_id) is not None
 
 
 def lock_session(db: Db, user_id: str, session_id: str) -> bool:

@@ -1,0 +1,123 @@
+"""Finding a message by its words: /search_chats (API.md §5.3).
+
+A substring match, so that a one- or two-character Chinese query finds its messages:
+letters A–Z match either case, every other character (``%``, ``_`` and ``\\`` included)
+only itself. The store hands over, newest first, the user's ``user`` and ``ai`` messages
+whose signature says they may contain the query (store/signature.py); each is matched
+exactly here (a regular expression of the escaped query, ASCII-only case folding), and
+the page ends at ``limit`` results, or earlier at the reply cap of §3. One match beyond the
+page is looked for, so that ``next_cursor`` is ``""`` exactly when nothing is left.
+
+``snippet`` is ``[before, match, after]``, cut from ``msg`` around its first match: at most
+:data:`SNIPPET_MAX` characters in all, ``…`` (counted) where text was cut, the room beyond
+the match shared between the two sides.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from huihua import timestamps
+from huihua.errors import NotFound
+from huihua.service.chats import SESSION_NOT_FOUND
+from huihua.service.users import USER_NOT_FOUND
+from huihua.store import Store
+from huihua.store import queries as q
+from huihua.store.sql import Db
+from huihua.wire.cursor import encode_search_cursor
+from huihua.wire.replies import SearchChatsReply, SearchResult
+from huihua.wire.rules import SNIPPET_MAX
+
+# Candidates read first, then twice as many each time, up to BATCH_MAX: a page is usually
+# one statement, and a query that matches little walks the history in few.
+FIRST_BATCH, BATCH_MAX = 32, 512
+_encode = msgspec.json.Encoder().encode
+_rfc3339 = timestamps.rfc3339
+ELLIPSIS = "…"
+
+
+def matcher(query: str) -> re.Pattern[str]:
+    """Return the pattern that finds ``query`` as §5.3 says: A–Z either case, nothing else
+    folded."""
+    return re.compile(re.escape(query), re.IGNORECASE | re.ASCII)
+
+
+def snippet(msg: str, start: int, end: int) -> list[str]:
+    """Return ``[before, match, after]`` around ``msg[start:end]``, at most SNIPPET_MAX
+    characters in all, with ``…`` where text was cut."""
+    match = msg[start:end]
+    room = max(0, SNIPPET_MAX - len(match))
+    before, after = msg[:start], msg[end:]
+    # Each side may take half the room, and what the other side leaves unused.
+    before_room = max(room // 2, room - len(after))
+    if len(before) > before_room:
+        before = ELLIPSIS + before[len(before) - before_room + 1 :] if before_room else ""
+    after_room = room - len(before)
+    if len(after) > after_room:
+        after = after[: after_room - 1] + ELLIPSIS if after_room else ""
+    return [before, match, after]
+
+
+async def search_chats(
+    store: Store,
+    request_id: str,
+    user_id: str,
+    query: str,
+    limit: int,
+    after: tuple[int, str, int] | None,
+    session_id: str | None,
+    *,
+    max_reply_bytes: int,
+) -> SearchChatsReply:
+    """Return a page of the user's messages that contain ``query``, newest first."""
+    pattern = matcher(query)
+    reply = SearchChatsReply(request_id=request_id)
+    base = len(_encode(reply)) + 64  # and a cursor
+
+    def read(db: Db) -> tuple[list[SearchResult], Any]:
+        results: list[SearchResult] = []
+        last: Any = None  # the key of the last result
+        size = base
+        position = after
+        batch = FIRST_BATCH
+        while True:
+            rows = q.search_candidates(db, user_id, query, batch, position, session_id)
+            for at, sid, seq, role, msg, title in rows:
+                position = (at, sid, seq)
+                found = pattern.search(msg)
+                if found is None:
+                    continue
+                if len(results) == limit:
+                    return results, last
+                result = SearchResult(
+                    sid,
+                    title or "",
+                    seq,
+                    role,
+                    msg,
+                    snippet(msg, found.start(), found.end()),
+                    _rfc3339(at),
+                )
+                size += len(_encode(result)) + 1
+                if results and size > max_reply_bytes:
+                    return results, last
+                results.append(result)
+                last = position
+            if len(rows) < batch:
+                break
+            batch = min(batch * 2, BATCH_MAX)
+        if not results and after is None:
+            if not q.user_exists(db, user_id):
+                raise NotFound(USER_NOT_FOUND)
+            if session_id is not None and not q.session_exists(db, user_id, session_id):
+                raise NotFound(SESSION_NOT_FOUND)
+        return results, None
+
+    results, more_after = await store.read(read, long=True)
+    reply.results = results
+    if more_after is not None:
+        reply.next_cursor = encode_search_cursor(*more_after)
+    return reply
