@@ -1,0 +1,193 @@
+"""/search_chats for a user with 10,000 messages: p50 and p99 of 1-, 2- and 5-character
+queries, hits and misses, one client sending one query after another.
+
+    python3 bench/search.py                                   # SQLite
+    python3 bench/search.py --stores sqlite,postgresql,mysql --queries 200
+    python3 bench/search.py --growth                          # and SQLite with 10 M more
+
+The user's messages are drawn from a vocabulary of common Chinese words and phrases (a
+user's turn is a short question, the reply longer), so common queries hit many messages and
+many users. A hit is a word of the vocabulary (its page fills: 20 results); a miss is made
+of characters and pairs that are in no message. ``--growth`` then bulk-loads 10,000,000
+messages over 100,000 other users, drawn from the same vocabulary, into the SQLite store,
+and measures the same queries again: the figures are to stay within 1.5x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from run import BENCH, Server, database
+
+# Common words and phrases (a few hundred; messages combine them).
+WORDS = """
+天气 今天 明天 昨天 下雨 晴天 温度 出门 带伞 周末 旅行 北京 上海 广州 深圳 杭州 成都 机票 酒店
+火车 地铁 公交 打车 时间 地址 电话 手机 电脑 网络 软件 程序 代码 问题 答案 方法 建议 帮助 谢谢
+你好 请问 可以 怎么 为什么 什么 哪里 多少 怎样 是否 已经 还是 或者 因为 所以 但是 如果 虽然 而且
+工作 学习 考试 作业 老师 学生 学校 大学 专业 论文 报告 会议 项目 计划 目标 总结 经验 能力 技术
+公司 老板 同事 客户 产品 市场 价格 优惠 购买 订单 快递 退货 质量 服务 评价 推荐 选择 比较 品牌
+吃饭 早餐 午饭 晚饭 咖啡 奶茶 水果 蔬菜 米饭 面条 饺子 火锅 菜谱 做饭 好吃 健康 运动 跑步 睡觉
+身体 医生 医院 感冒 发烧 咳嗽 头疼 药物 休息 心情 开心 难过 生气 担心 害怕 喜欢 讨厌 希望 相信
+朋友 家人 父母 孩子 妈妈 爸爸 宝宝 猫咪 小狗 宠物 生日 礼物 节日 春节 中秋 电影 音乐 小说 游戏
+写一首诗 讲个笑话 翻译一下 总结一下 解释一下 举个例子 详细说明 简单介绍 帮我写 帮我改 帮我查
+秋天 春天 夏天 冬天 月亮 星星 太阳 大海 山上 花园 城市 农村 历史 文化 中国 世界 国家 经济 政治
+数学 物理 化学 生物 英语 语文 地理 科学 研究 实验 数据 分析 模型 人工智能 机器学习 编程 算法
+帮我写一首诗 今天天气怎么样
+""".split()  # noqa: SIM905 (a word list reads best as text)
+HITS = {1: "天", 2: "天气", 5: "帮我写一首"}  # each fills its page many times over
+MISSES = {1: "龘", 2: "犇鑫", 5: "魑魅魍魉蠹"}  # no message has these
+
+
+def message(rng: random.Random, reply: bool) -> str:
+    words = rng.choices(WORDS, k=rng.randint(20, 60) if reply else rng.randint(3, 10))
+    return "".join(words) + rng.choice("。？！，")
+
+
+def seed_user(base: str, user_id: str, count: int, rng: random.Random) -> None:
+    """Give ``user_id`` ``count`` messages, in sessions of 100, as turns of question and reply."""
+    with httpx.Client(base_url=base, timeout=60) as http:
+        assert http.post("/add_user", json={"user_id": user_id, "user_name": "b"}).json()["ok"] == 0
+        for s in range(count // 100):
+            chats = [
+                {"role": "ai" if i % 2 else "user", "msg": message(rng, bool(i % 2))}
+                for i in range(100)
+            ]
+            body = {"user_id": user_id, "session_id": f"s{s:04d}", "chats": chats}
+            reply = http.post("/add_chats", json=body).json()
+            assert reply["ok"] == 0, reply
+
+
+def growth(url: str, rng: random.Random, users: int, each: int) -> None:
+    """Bulk-load ``users`` x ``each`` messages into the SQLite store, with their signatures."""
+    from huihua.store import signature
+
+    path = url.removeprefix("sqlite:///")
+    pool = [(m, signature.signature(m)) for m in (message(rng, i % 2 == 1) for i in range(20_000))]
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA synchronous = OFF")
+    columns = ", ".join(signature.NAMES)
+    marks = ", ".join("?" * len(signature.NAMES))
+    started, done = time.perf_counter(), 0
+    for first in range(0, users, 1000):
+        db.execute("BEGIN")
+        ids = [f"g{u:06d}" for u in range(first, first + 1000)]
+        now = 1_600_000_000_000 + first
+        db.executemany(
+            "INSERT INTO users (user_id, user_name, phone, email, created_at, updated_at) "
+            "VALUES (?, 'grown', '', '', ?, ?)",
+            [(u, now, now) for u in ids],
+        )
+        db.executemany(
+            "INSERT INTO chat_sessions (user_id, session_id, session_title, chat_count, "
+            "created_at, updated_at, last_seq) VALUES (?, 's', 'grown', ?, ?, ?, ?)",
+            [(u, each, now, now, each) for u in ids],
+        )
+        rows = []
+        for u in ids:
+            for n in range(each):
+                msg, sig = pool[rng.randrange(len(pool))]
+                rows.append((u, n + 1, "ai" if n % 2 else "user", msg, now + n, *sig))
+        db.executemany(
+            "INSERT INTO chat_messages (user_id, session_id, seq, role, msg, created_at, "
+            f"{columns}) VALUES (?, 's', ?, ?, ?, ?, {marks})",
+            rows,
+        )
+        db.execute("COMMIT")
+        done += len(rows)
+        rate = done / (time.perf_counter() - started)
+        print(f"\r  growth {done:>12,} messages, {rate:,.0f}/s", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def measure(base: str, user_id: str, queries: int) -> dict[str, dict[str, float]]:
+    """Return p50 and p99 (ms) and results per page of each query, one after another."""
+    figures: dict[str, dict[str, float]] = {}
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for kind, table in (("hit", HITS), ("miss", MISSES)):
+            for length, query in table.items():
+                body = {"user_id": user_id, "query": query}
+                times, results = [], 0
+                for i in range(queries + 10):
+                    start = time.perf_counter()
+                    reply = http.post("/search_chats", json=body).json()
+                    elapsed = time.perf_counter() - start
+                    assert reply["ok"] == 0, reply
+                    if i >= 10:  # the first ten warm the caches
+                        times.append(elapsed * 1000)
+                        results = len(reply["results"])
+                times.sort()
+                figures[f"{length}-char {kind}"] = {
+                    "p50": statistics.median(times),
+                    "p99": times[int(len(times) * 0.99) - 1],
+                    "results": results,
+                }
+    return figures
+
+
+def show(label: str, figures: dict[str, dict[str, float]]) -> None:
+    for name, f in figures.items():
+        print(
+            f"  {label:<22} {name:<12} p50 {f['p50']:6.2f} ms  p99 {f['p99']:6.2f} ms  "
+            f"({f['results']:.0f} results)"
+        )
+    for length in HITS:
+        hit, miss = figures[f"{length}-char hit"], figures[f"{length}-char miss"]
+        print(f"  {label:<22} {length}-char miss / hit p50: {miss['p50'] / hit['p50']:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stores", default="sqlite")
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--server-workers", type=int, default=2)
+    parser.add_argument("--growth", action="store_true", help="also SQLite with 10 M more")
+    parser.add_argument("--growth-users", type=int, default=100_000)
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(dir=BENCH, prefix="search-") as tmp:
+        for kind in args.stores.split(","):
+            workers = 1 if kind == "sqlite" else args.server_workers
+            with database(kind, Path(tmp)) as url:
+                server = Server(url, workers, Path(tmp))
+                try:
+                    seed_user(server.base, "searcher", args.messages, random.Random(11))
+                    results[kind] = measure(server.base, "searcher", args.queries)
+                    show(f"{kind}", results[kind])
+                finally:
+                    server.stop()
+                if kind == "sqlite" and args.growth:
+                    growth(url, random.Random(12), args.growth_users, 100)
+                    server = Server(url, 1, Path(tmp))
+                    try:
+                        grown = measure(server.base, "searcher", args.queries)
+                        show("sqlite, grown", grown)
+                        for name, f in grown.items():
+                            ratio = f["p50"] / results["sqlite"][name]["p50"]
+                            print(f"  grown / alone {name:<12} p50 {ratio:.2f}x")
+                    finally:
+                        server.stop()
+    if "sqlite" in results:
+        for kind in results:
+            if kind == "sqlite":
+                continue
+            worst = max(
+                results[kind][n]["p50"] / results["sqlite"][n]["p50"] for n in results[kind]
+            )
+            print(f"{kind} / sqlite, worst p50 ratio: {worst:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
