@@ -35,6 +35,7 @@ WRITE_PATHS = (
     "/update_chat",
     "/delete_chat",
     "/rename_session",
+    "/pin_session",
     "/rate_chat",
     "/delete_specific_session",
     "/delete_sessions",
@@ -121,6 +122,12 @@ REQUEST_FIELDS: dict[str, dict[str, str]] = {
         "session_title": "string",
         "request_id": "string",
     },
+    "/pin_session": {
+        "user_id": "string",
+        "session_id": "string",
+        "pinned": "boolean",
+        "request_id": "string",
+    },
     "/rate_chat": {
         "user_id": "string",
         "session_id": "string",
@@ -145,6 +152,7 @@ REQUIRED = {
     "/delete_user": {"user_id"},
     "/export_user_data": {"user_id"},
     "/rename_session": {"user_id", "session_id", "session_title"},
+    "/pin_session": {"user_id", "session_id", "pinned"},
     "/rate_chat": {"user_id", "session_id", "seq", "rating"},
     "/login": {"code"},
 }
@@ -178,6 +186,7 @@ REPLY_FIELDS: dict[str, dict[str, str]] = {
     "/delete_user": {},
     "/export_user_data": {"user": "object", "sessions": "array"},
     "/rename_session": {"session_id": "string", "session_title": "string"},
+    "/pin_session": {"session_id": "string", "pinned": "boolean"},
     "/rate_chat": {"seq": "integer", "rating": "string"},
     "/login": {
         "user_id": "string",
@@ -193,6 +202,8 @@ ITEM_FIELDS = {
         "created_at": "string",
         "updated_at": "string",
         "chat_count": "integer",
+        # API.md §5.4
+        "pinned": "boolean",
     },
     ("/query_session_info", "chats"): {
         "role": "string",
@@ -232,6 +243,7 @@ ERROR_STATUSES: dict[str, set[str]] = {
     "/delete_user": _ANY | {"404", "409"},
     "/export_user_data": _ANY | {"404"},
     "/rename_session": _ANY | {"404", "409"},
+    "/pin_session": _ANY | {"404", "409"},
     "/rate_chat": _ANY | {"404", "409"},  # 409: ok 5, or ok 11 (not an ai reply)
     "/login": _ANY | {"401", "429"},
 }
@@ -262,6 +274,7 @@ FIELD_RULES: dict[str, dict[str, Any]] = {
     "before_seq": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "meta": {"type": "object"},
     "code": {**TEXT, "minLength": 1, "maxLength": 128},
+    "pinned": {"type": "boolean"},
 }
 LIMITS = {  # path: (default, maximum)
     "/query_session_names": (100, 1000),
