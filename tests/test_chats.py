@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from conftest import Api
 
 SERVER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-SESSION_ROW_KEYS = {"session_id", "session_title", "created_at", "updated_at", "chat_count"}
+SESSION_ROW_KEYS = {
+    "session_id",
+    "session_title",
+    "created_at",
+    "updated_at",
+    "chat_count",
+    "pinned",
+}
 
 
 def chat(api: Api, user_id: str, msg: str = "hi", role: str = "user", **more: Any) -> dict:
@@ -156,6 +163,7 @@ def test_given_new_session_id_creates_it_then_appends(api: Api, user: str) -> No
             "created_at": replies[0]["created_at"],
             "updated_at": replies[2]["created_at"],
             "chat_count": 3,
+            "pinned": False,
         }
     ]
 
@@ -321,6 +329,7 @@ def test_session_rows(api: Api, user: str) -> None:
             "created_at": first["created_at"],
             "updated_at": last["created_at"],
             "chat_count": 2,
+            "pinned": False,
         }
     ]
     assert first["created_at"] < last["created_at"]

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from huihua.config import Settings
-from huihua.store import migrate
-from huihua.store import signature
+from huihua.store import migrate, signature
 from huihua.store.tables import chat_messages, chat_sessions, users
 
 from .test_cli import HUIHUA, _env
@@ -73,7 +72,7 @@ def seed(api: Api, rich: bool) -> None:
                     body["session_title"] = "给定的标题"
                 reply = api.call("/add_chat", **body)
                 assert reply["ok"] == 0, reply
-    # a session gone, and one with every field of API.md §5.1 set, changed and deleted
+    # a session gone, and one with every field of API.md §5.1 set, changed and deleted, pinned
     deleted = api.call("/delete_specific_session", user_id=USER_IDS[0], session_id="s_b")
     assert deleted["ok"] == 0
     if not rich:
@@ -104,6 +103,8 @@ def seed(api: Api, rich: bool) -> None:
     assert done["ok"] == 0, done
     gone = api.call("/delete_chat", user_id=user_id, session_id=session_id, seq=6)
     assert gone["ok"] == 0, gone
+    pinned = api.call("/pin_session", user_id=user_id, session_id=session_id, pinned=True)
+    assert pinned["ok"] == 0, pinned
 
 
 def lines_of(dump: bytes) -> list[dict[str, Any]]:
@@ -133,6 +134,7 @@ def test_a_store_moves_sqlite_postgresql_mariadb_sqlite_byte_identical(
     if rich:
         assert any(x.get("reasoning") and x.get("tool_calls") for x in lines)
         assert any(x["kind"] == "message" and x.get("updated_at") for x in lines)
+        assert any(x["kind"] == "session" and x.get("pinned_at") for x in lines)
     # ordered by user_id, session_id as UTF-8 bytes, then seq; each user before its
     # sessions, each session before its messages
     order = [

@@ -52,6 +52,7 @@ def test_the_export_is_what_the_reads_give(api: Api) -> None:
         ],
     )
     ok(api, "/delete_chat", user_id=user, session_id="s2", seq=1)
+    ok(api, "/pin_session", user_id=user, session_id="s1", pinned=True)  # first, though older
     response = api.post("/export_user_data", {"user_id": user, "request_id": "exp-1"})
     assert response.status_code == 200
     body = response.json()
@@ -62,8 +63,12 @@ def test_the_export_is_what_the_reads_give(api: Api) -> None:
     for session in body["sessions"]:
         info = ok(api, "/query_session_info", user_id=user, session_id=session["session_id"])
         assert session["chats"] == info["chats"]
-    assert [m["seq"] for m in body["sessions"][1]["chats"]] == [1, 2, 3]
-    assert [m["seq"] for m in body["sessions"][0]["chats"]] == [2, 3]
+    assert [(s["session_id"], s["pinned"]) for s in body["sessions"]] == [
+        ("s1", True),
+        ("s2", False),
+    ]
+    assert [m["seq"] for m in body["sessions"][0]["chats"]] == [1, 2, 3]
+    assert [m["seq"] for m in body["sessions"][1]["chats"]] == [2, 3]
 
 
 def test_a_user_with_nothing_and_no_user(api: Api) -> None:

@@ -1,10 +1,11 @@
 """A hypothesis state machine against an in-memory model of the contract (API.md §3, §4).
 
 Random sequences of add_user, query_user_info, add_chat (with and without session_id, with
-and without a request_id, retried), query_session_names (paged), query_session_info (with
-before_seq), delete_specific_session, delete_sessions and delete_user go to a real server on
-SQLite over HTTP; every reply is compared with what the model says: the ok code and its HTTP
-status, seq values, chat_count, titles, the order of sessions and of messages, a replay with
+and without a request_id, retried), pin_session, query_session_names (paged),
+query_session_info (with before_seq), delete_specific_session, delete_sessions and
+delete_user go to a real server on SQLite over HTTP; every reply is compared with what the
+model says: the ok code and its HTTP status, seq values, chat_count, titles, the order of
+sessions (pinned first, most recently pinned first) and of messages, a replay with
 the same request_id answered the very reply recorded, a request_id reused for a different
 request answered ok 5.
 
@@ -31,7 +32,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from .helpers import STATUS, TIMESTAMP
+from .helpers import STATUS, TIMESTAMP, next_millisecond
 
 if TYPE_CHECKING:
     from .conftest import Api
@@ -72,6 +73,7 @@ class Session:
     created_at: str
     updated_at: str
     chats: list[Chat] = field(default_factory=list)
+    pinned: int | None = None  # the model's count of pins when it was pinned (None: not)
 
 
 @dataclass
@@ -128,10 +130,13 @@ class ContractMachine(RuleBasedStateMachine):
         self.users: dict[str, User] = {}
         self.records: dict[tuple[str, str], Record] = {}
         self.writes: list[tuple[str, dict[str, Any]]] = []  # what a retry may send again
+        self.pins = 0
 
     # -- talking to the server ---------------------------------------------------------
 
     def send(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if path == "/pin_session":  # each pin a millisecond of its own: the order is known
+            next_millisecond()
         response = self.api.post(path, {k: v for k, v in body.items() if v is not None})
         reply = response.json()
         assert response.status_code == STATUS[reply["ok"]], (path, body, reply)
@@ -220,6 +225,21 @@ class ContractMachine(RuleBasedStateMachine):
                 return 2, {}, None
             return 0, {}, lambda reply: user.sessions.pop(session_id)
 
+        def pin_session() -> Outcome:
+            session = user.sessions.get(body["session_id"]) if user else None
+            if session is None:
+                return 2, {}, None
+            pinned = body["pinned"]
+
+            def finish(reply: dict[str, Any]) -> None:
+                if not pinned:
+                    session.pinned = None
+                elif session.pinned is None:  # pinned again: it keeps its place
+                    self.pins += 1
+                    session.pinned = self.pins
+
+            return 0, {"session_id": body["session_id"], "pinned": pinned}, finish
+
         def delete_sessions() -> Outcome:
             if user is None:
                 return 2, {}, None
@@ -239,6 +259,7 @@ class ContractMachine(RuleBasedStateMachine):
         return {
             "/add_user": add_user,
             "/add_chat": add_chat,
+            "/pin_session": pin_session,
             "/delete_specific_session": delete_specific_session,
             "/delete_sessions": delete_sessions,
             "/delete_user": delete_user,
@@ -325,7 +346,10 @@ class ContractMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), limit=st.sampled_from([None, 1, 2, 3]))
     def query_session_names(self, data: st.DataObject, limit: int | None) -> None:
-        user_id = self._user(data)
+        self._check_list(self._user(data), limit)
+
+    def _check_list(self, user_id: str, limit: int | None) -> None:
+        """Page through the user's sessions; compare every row and their order."""
         user = self.users.get(user_id)
         body: dict[str, Any] = {"user_id": user_id, "limit": limit}
         if user is None:
@@ -343,7 +367,12 @@ class ContractMachine(RuleBasedStateMachine):
             assert len(page) == limit, ("only a full page has a next page", reply)
             assert len(seen) <= len(user.sessions), ("paging goes on past the end", seen)
             body["cursor"] = reply["next_cursor"]
-        order = sorted(user.sessions.items(), key=lambda i: (i[1].updated_at, i[0]), reverse=True)
+        items = user.sessions.items()
+        pinned = sorted((i for i in items if i[1].pinned), key=lambda i: -(i[1].pinned or 0))
+        others = sorted(
+            (i for i in items if not i[1].pinned), key=lambda i: (i[1].updated_at, i[0])
+        )
+        order = [*pinned, *reversed(others)]
         expected = [
             {
                 "session_id": sid,
@@ -351,6 +380,7 @@ class ContractMachine(RuleBasedStateMachine):
                 "created_at": s.created_at,
                 "updated_at": s.updated_at,
                 "chat_count": len(s.chats),
+                "pinned": s.pinned is not None,
             }
             for sid, s in order
         ]
@@ -382,6 +412,21 @@ class ContractMachine(RuleBasedStateMachine):
             {"role": c.role, "msg": c.msg, "seq": c.seq, "created_at": c.created_at, "meta": c.meta}
             for c in page
         ]
+
+    @rule(data=st.data(), pinned=st.booleans(), rid=REQUEST_IDS)
+    def pin_session(self, data: st.DataObject, pinned: bool, rid: str | None) -> None:
+        user_id, session_id = self._session(data)
+        body = {"user_id": user_id, "session_id": session_id, "pinned": pinned}
+        self.do("/pin_session", {**body, "request_id": rid})
+
+    @precondition(lambda self: any(u.sessions for u in self.users.values()))
+    @rule(data=st.data(), pinned=st.sampled_from([True, True, False]))
+    def pin_known(self, data: st.DataObject, pinned: bool) -> None:
+        """pin_session on a session that exists (pinned again, too, and then listed)."""
+        user_id = data.draw(st.sampled_from([u for u, v in self.users.items() if v.sessions]))
+        session_id = data.draw(st.sampled_from(self._known_sessions(user_id)))
+        self.do("/pin_session", {"user_id": user_id, "session_id": session_id, "pinned": pinned})
+        self._check_list(user_id, data.draw(st.sampled_from([None, 1, 2]), label="limit"))
 
     @rule(data=st.data(), rid=REQUEST_IDS)
     def delete_specific_session(self, data: st.DataObject, rid: str | None) -> None:

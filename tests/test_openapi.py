@@ -35,6 +35,7 @@ WRITE_PATHS = (
     "/update_chat",
     "/delete_chat",
     "/rename_session",
+    "/pin_session",
     "/rate_chat",
     "/delete_specific_session",
     "/delete_sessions",
@@ -129,6 +130,12 @@ REQUEST_FIELDS: dict[str, dict[str, str]] = {
         "session_title": "string",
         "request_id": "string",
     },
+    "/pin_session": {
+        "user_id": "string",
+        "session_id": "string",
+        "pinned": "boolean",
+        "request_id": "string",
+    },
     "/rate_chat": {
         "user_id": "string",
         "session_id": "string",
@@ -154,6 +161,7 @@ REQUIRED = {
     "/export_user_data": {"user_id"},
     "/search_chats": {"user_id", "query"},
     "/rename_session": {"user_id", "session_id", "session_title"},
+    "/pin_session": {"user_id", "session_id", "pinned"},
     "/rate_chat": {"user_id", "session_id", "seq", "rating"},
     "/login": {"code"},
 }
@@ -188,6 +196,7 @@ REPLY_FIELDS: dict[str, dict[str, str]] = {
     "/export_user_data": {"user": "object", "sessions": "array"},
     "/search_chats": {"results": "array", "next_cursor": "string"},
     "/rename_session": {"session_id": "string", "session_title": "string"},
+    "/pin_session": {"session_id": "string", "pinned": "boolean"},
     "/rate_chat": {"seq": "integer", "rating": "string"},
     "/login": {
         "user_id": "string",
@@ -203,6 +212,8 @@ ITEM_FIELDS = {
         "created_at": "string",
         "updated_at": "string",
         "chat_count": "integer",
+        # API.md §5.4
+        "pinned": "boolean",
     },
     ("/query_session_info", "chats"): {
         "role": "string",
@@ -243,6 +254,7 @@ ERROR_STATUSES: dict[str, set[str]] = {
     "/export_user_data": _ANY | {"404"},
     "/search_chats": _ANY | {"404"},
     "/rename_session": _ANY | {"404", "409"},
+    "/pin_session": _ANY | {"404", "409"},
     "/rate_chat": _ANY | {"404", "409"},  # 409: ok 5, or ok 11 (not an ai reply)
     "/login": _ANY | {"401", "429"},
 }
@@ -274,6 +286,7 @@ FIELD_RULES: dict[str, dict[str, Any]] = {
     "meta": {"type": "object"},
     "code": {**TEXT, "minLength": 1, "maxLength": 128},
     "query": {**TEXT, "minLength": 1, "maxLength": 100},
+    "pinned": {"type": "boolean"},
 }
 LIMITS = {  # path: (default, maximum)
     "/query_session_names": (100, 1000),

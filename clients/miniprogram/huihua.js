@@ -23,8 +23,8 @@
  *   in again, which makes a new empty user of the same WeChat user, and deletes that one
  *   too, so the user is gone either way; the token is dropped from storage.
  * - `sessions({ limit })` and `messages({ session_id, limit })` are async iterators that
- *   follow the cursors: sessions most recently active first; messages newest first,
- *   scrolling back.
+ *   follow the cursors: sessions pinned first, then most recently active first; messages
+ *   newest first, scrolling back.
  */
 
 // Every POST endpoint of API.md: method name → path. Reads are retried as writes are.
@@ -236,7 +236,7 @@ function createClient(options) {
     return auth ? auth.user_id : null;
   }
 
-  /** The user's sessions, most recently active first, page by page as the loop asks. */
+  /** The user's sessions (pinned first, then by activity), page by page as the loop asks. */
   async function* sessions({ limit, ...fields } = {}) {
     let cursor = '';
     do {

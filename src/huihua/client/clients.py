@@ -98,7 +98,8 @@ class Client:
     def sessions(
         self, *, user_id: str | None = None, limit: int | None = None
     ) -> Iterator[SessionOut]:
-        """Yield the user's sessions, most recently active first, a page at a time."""
+        """Yield the user's sessions (pinned first, then most recently active first), a page at
+        a time."""
         pages = _Pages("sessions", {"user_id": user_id, "limit": limit})
         while not pages.done:
             yield from pages.take(self.query_session_names(**pages.next_fields()))
@@ -164,7 +165,8 @@ class AsyncClient:
     async def sessions(
         self, *, user_id: str | None = None, limit: int | None = None
     ) -> AsyncIterator[SessionOut]:
-        """Yield the user's sessions, most recently active first, a page at a time."""
+        """Yield the user's sessions (pinned first, then most recently active first), a page at
+        a time."""
         pages = _Pages("sessions", {"user_id": user_id, "limit": limit})
         while not pages.done:
             for session in pages.take(await self.query_session_names(**pages.next_fields())):

@@ -50,7 +50,7 @@ _ROWS: tuple[tuple[str, str | None, str], ...] = (
     ("query_session_info", "user_id session_id limit before_seq after_seq", "SessionInfoReply"),
     ("search_chats", "user_id query limit cursor session_id", "SearchChatsReply"),
     ("rename_session", "user_id session_id session_title", "RenameSessionReply"),
-    ("pin_session", "user_id session_id pinned", "Envelope"),
+    ("pin_session", "user_id session_id pinned", "PinSessionReply"),
     ("rate_chat", "user_id session_id seq rating comment", "RateChatReply"),
     ("delete_specific_session", "user_id session_id", "Envelope"),
     ("delete_sessions", "user_id", "DeleteSessionsReply"),

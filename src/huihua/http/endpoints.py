@@ -156,6 +156,13 @@ async def rename_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     )
 
 
+async def pin_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
+    req = v.check_pin_session(parsed)
+    who.check(req.user_id)
+    call = _write_call("/pin_session", parsed, req)
+    return await service.pin_session(ctx.store, call, req.user_id, req.session_id, req.pinned)
+
+
 async def rate_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req = v.check_rate_chat(parsed)
     who.check(req.user_id)
@@ -281,7 +288,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "/query_session_names",
-        "The user's sessions, most recently active first, by keyset pages.",
+        "The user's sessions: pinned first, then most recently active first, by keyset pages.",
         rq.QuerySessionNamesRequest,
         rp.SessionNamesReply,
         query_session_names,
@@ -336,6 +343,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         rp.RenameSessionReply,
         rename_session,
         {"user_id": "u1", "session_id": "s1", "session_title": "Trip to Paris"},
+    ),
+    Endpoint(
+        "/pin_session",
+        "Pin a session (listed first, most recently pinned first) or unpin it (false).",
+        rq.PinSessionRequest,
+        rp.PinSessionReply,
+        pin_session,
+        {"user_id": "u1", "session_id": "s1", "pinned": True},
     ),
     Endpoint(
         "/rate_chat",

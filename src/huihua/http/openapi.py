@@ -27,6 +27,7 @@ WRITE_PATHS = frozenset(
         "/update_chat",
         "/delete_chat",
         "/rename_session",
+        "/pin_session",
         "/rate_chat",
         "/delete_specific_session",
         "/delete_sessions",

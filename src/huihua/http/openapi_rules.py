@@ -247,6 +247,12 @@ def constrain(schema: dict[str, Any], limits: Limits) -> None:
         rules["session_title"] = _text(
             1, SESSION_TITLE_MAX, description="The title the session keeps from then on."
         )
+    if title == "PinSessionRequest":
+        rules["pinned"] = {
+            "type": "boolean",
+            "description": "true: listed first, most recently pinned first (pinning a pinned "
+            "session again keeps its place); false: back to its place by activity.",
+        }
     if title in ("AddChatRequest", "AddChatsRequest"):
         rules["session_id"] = _text(
             0,

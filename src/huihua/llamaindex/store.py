@@ -26,8 +26,8 @@ class HuihuaChatStore(BaseChatStore):
     What maps: ``get_messages`` (the session, oldest first, only ``complete`` messages),
     ``add_message`` (one append), ``delete_messages`` (the session), ``delete_message``
     and ``delete_last_message`` (``/delete_chat`` of that message's seq), ``get_keys``
-    (the user's sessions, most recently active first). Messages huihua cannot keep raise
-    ValueError before anything is written (huihua.llamaindex.convert).
+    (the user's sessions, pinned first, then most recently active first). Messages huihua
+    cannot keep raise ValueError before anything is written (huihua.llamaindex.convert).
 
     What cannot, and why:
 

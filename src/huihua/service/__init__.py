@@ -11,7 +11,7 @@ imports the store and the wire contract, never ``huihua.http`` or ``huihua.acces
 - ``chats``: append a message or a turn, list sessions, delete sessions;
 - ``pages``: read a page of a session's messages, within the reply cap;
 - ``messages``: update or delete stored messages;
-- ``organise``: rename a session, rate an answer;
+- ``organise``: rename a session, pin one, rate an answer;
 - ``search``: find the user's messages by their words;
 - ``export``: a user's data, whole, streamed from one snapshot;
 - ``login``: a wx.login code exchanged once for its user.
@@ -29,7 +29,7 @@ from huihua.service.export import export_user_data
 from huihua.service.idempotency import Idempotency, WriteCall
 from huihua.service.login import LoginFacts, login, login_code_hash
 from huihua.service.messages import delete_chat, update_chat
-from huihua.service.organise import rate_chat, rename_session
+from huihua.service.organise import pin_session, rate_chat, rename_session
 from huihua.service.pages import PageAsk, query_session_info
 from huihua.service.search import search_chats
 from huihua.service.users import add_user, delete_user, query_user_info, token_nonce
@@ -50,6 +50,7 @@ __all__ = [
     "export_user_data",
     "login",
     "login_code_hash",
+    "pin_session",
     "query_session_info",
     "query_session_names",
     "query_user_info",

@@ -17,7 +17,7 @@ from huihua.store import Store
 from huihua.store import queries as q
 from huihua.store.sql import Db
 from huihua.wire.checks import AddChatInput
-from huihua.wire.cursor import encode_cursor
+from huihua.wire.cursor import Position, encode_cursor
 from huihua.wire.messages import MessageIn
 from huihua.wire.replies import (
     AddChatReply,
@@ -166,9 +166,10 @@ async def add_chats(store: Store, call: WriteCall, inp: AddChatInput) -> bytes:
 
 
 async def query_session_names(
-    store: Store, request_id: str, user_id: str, limit: int, after: tuple[int, str] | None
+    store: Store, request_id: str, user_id: str, limit: int, after: Position | None
 ) -> SessionNamesReply:
-    """Return a page of the user's sessions, most recently active first."""
+    """Return a page of the user's sessions: the pinned ones first (most recently pinned
+    first), then the others, most recently active first."""
 
     def read(db: Db) -> Any:
         rows = q.list_sessions(db, user_id, limit + 1, after)
@@ -179,12 +180,20 @@ async def query_session_names(
     rows = await store.read(read)
     more = len(rows) > limit
     rows = rows[:limit]
-    sessions = [
-        SessionOut(session_id, title or "", _rfc3339(created), _rfc3339(updated), count)
-        for session_id, title, created, updated, count in rows
-    ]
-    cursor = encode_cursor(rows[-1][3], rows[-1][0]) if more else ""
+    sessions = [session_out(row) for row in rows]
+    cursor = ""
+    if more:
+        pinned, at, session_id = q.list_position(rows[-1])
+        cursor = encode_cursor(at, session_id, pinned=pinned)
     return SessionNamesReply(request_id=request_id, sessions=sessions, next_cursor=cursor)
+
+
+def session_out(row: Any) -> SessionOut:
+    """Return a row of ``q.list_sessions`` as query_session_names lists it."""
+    session_id, title, created, updated, count, pinned_at = row
+    return SessionOut(
+        session_id, title or "", _rfc3339(created), _rfc3339(updated), count, pinned_at is not None
+    )
 
 
 async def delete_specific_session(

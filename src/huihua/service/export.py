@@ -1,8 +1,9 @@
 """A user's data, whole (API.md §5.5): ``/export_user_data`` as one JSON document, streamed.
 
 The user as ``/query_user_info`` gives it, then every session as ``/query_session_names``
-lists it (most recently active first) with its ``chats`` as ``/query_session_info`` gives
-them (oldest first, every field that is set). It is read in one snapshot (the store as of
+lists it (the pinned ones first, most recently pinned first, then the others, most recently
+active first; each with ``pinned``) with its ``chats`` as ``/query_session_info`` gives them
+(oldest first, every field that is set). It is read in one snapshot (the store as of
 one moment, whatever is written meanwhile), sessions and messages by keyset pages, and sent
 in chunks of about CHUNK bytes as they are made: a user with 100,000 messages is never held
 in memory whole (bench/export.py measures it).
@@ -16,18 +17,18 @@ import msgspec
 
 from huihua import timestamps
 from huihua.errors import NotFound
+from huihua.service.chats import session_out
 from huihua.service.pages import chat_out
 from huihua.service.users import USER_NOT_FOUND, profile_of
 from huihua.store import Store
 from huihua.store import queries as q
 from huihua.store.sql import Db
-from huihua.wire.replies import Envelope, SessionOut
+from huihua.wire.replies import Envelope
 
 CHUNK = 256 * 1024
 SESSIONS_PER_READ = 200
 MESSAGES_PER_READ = 500
 _encode = msgspec.json.Encoder().encode
-_rfc3339 = timestamps.rfc3339
 
 
 async def export_user_data(
@@ -43,24 +44,22 @@ async def export_user_data(
             raise NotFound(USER_NOT_FOUND)
         envelope = _encode(Envelope(request_id=request_id))[:-1]
         out = bytearray(envelope + b',"user":' + _encode(profile_of(user)) + b',"sessions":[')
-        after: tuple[int, str] | None = None
+        after: tuple[bool, int, str] | None = None
         first_session = True
         while True:
             rows = q.list_sessions(db, user_id, SESSIONS_PER_READ, after)
-            for session_id, title, created, updated, count in rows:
-                session = SessionOut(
-                    session_id, title or "", _rfc3339(created), _rfc3339(updated), count
-                )
+            for row in rows:
+                session = session_out(row)
                 out += (b"" if first_session else b",") + _encode(session)[:-1] + b',"chats":['
                 first_session = False
-                yield from _chats(db, session_id, out, now)
+                yield from _chats(db, session.session_id, out, now)
                 out += b"]}"
                 if len(out) >= CHUNK:
                     yield bytes(out)
                     out.clear()
             if len(rows) < SESSIONS_PER_READ:
                 break
-            after = (rows[-1][3], rows[-1][0])
+            after = q.list_position(rows[-1])
         out += b"]}"
         yield bytes(out)
 

@@ -1,7 +1,8 @@
 """Keeping a user's list in order, and feedback on answers (API.md §5.4): renaming a
-session, rating an ``ai`` message.
+session, pinning one, rating an ``ai`` message.
 
-None of these moves the session in the list: its ``updated_at`` is left as it was.
+None of these touches the session's ``updated_at`` (its place by activity): a pinned
+session is listed first by when it was pinned, and back in its place once unpinned.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from huihua.service.messages import MESSAGE_NOT_FOUND
 from huihua.store import Store
 from huihua.store import queries as q
 from huihua.store.sql import Db
-from huihua.wire.replies import RateChatReply, RenameSessionReply
+from huihua.wire.replies import PinSessionReply, RateChatReply, RenameSessionReply
 
 
 async def rename_session(
@@ -29,6 +30,20 @@ async def rename_session(
         return RenameSessionReply(
             request_id=call.request_id, session_id=session_id, session_title=title
         )
+
+    return await store.write(Idempotency(call, user_id, work))
+
+
+async def pin_session(
+    store: Store, call: WriteCall, user_id: str, session_id: str, pinned: bool
+) -> bytes:
+    """Pin a session (one already pinned keeps its place) or unpin it; return the encoded
+    reply."""
+
+    def work(db: Db, now: int) -> PinSessionReply:
+        if not q.pin_session(db, user_id, session_id, now if pinned else None):
+            raise NotFound(SESSION_NOT_FOUND)
+        return PinSessionReply(request_id=call.request_id, session_id=session_id, pinned=pinned)
 
     return await store.write(Idempotency(call, user_id, work))
 

@@ -6,7 +6,9 @@
   in the session (never reused after a delete) and ``chat_count`` how many messages remain,
   so appending is one row update that takes the next seq and also moves the session to the
   top of the list (``updated_at``). ``session_title`` is NULL until one is given or the
-  first ``user`` message that is not blank names it.
+  first ``user`` message that is not blank names it. ``pinned_at`` is when the session was
+  pinned (``/pin_session``), NULL when it is not: the list shows pinned sessions first,
+  most recently pinned first, each phase walking an index of its own.
 - ``chat_messages``: the messages, numbered 1, 2, 3… per session (``seq``); ``meta`` is the
   client's JSON object, kept as text and sent back as it is. The fields of API.md §5.1
   (``parts`` and ``tool_calls`` as JSON text, ``reasoning``, ``tool_call_id``, ``name``,
@@ -120,7 +122,9 @@ chat_sessions = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("last_seq", Integer, nullable=False, server_default=text("0")),
-    # The list's order, and every column a page shows: a page is read from the index alone.
+    Column("pinned_at", BigInteger, nullable=True),
+    # The list's order, and every column a page shows: the unpinned sessions of a page are
+    # read from the index alone (``pinned_at IS NULL`` is checked in it too).
     Index(
         "ix_chat_sessions_list",
         "user_id",
@@ -129,7 +133,10 @@ chat_sessions = Table(
         "session_title",
         "created_at",
         "chat_count",
+        "pinned_at",
     ),
+    # The pinned sessions, most recently pinned first (a few rows per user).
+    Index(None, "user_id", "pinned_at", "session_id"),
     **MYSQL_TABLE_OPTIONS,
 )
 

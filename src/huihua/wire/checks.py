@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from huihua.wire.cursor import decode_cursor, decode_search_cursor
+from huihua.wire.cursor import Position, decode_cursor, decode_search_cursor
 from huihua.wire.messages import MessageIn, check_fields, check_message
 from huihua.wire.parse import Parsed
 from huihua.wire.rules import (
@@ -146,6 +146,16 @@ def check_rate_chat(parsed: Parsed) -> Any:
     return req
 
 
+def check_pin_session(parsed: Parsed) -> Any:
+    """Return the checked /pin_session request (``pinned``: a JSON boolean, by its type)."""
+    req = parsed.fields()
+    c = parsed.checker()
+    c.user_id(req.user_id)
+    c.session_id(req.session_id)
+    c.done()
+    return req
+
+
 def check_delete_chat(parsed: Parsed) -> tuple[Any, int, bool]:
     """Return delete_chat's request, the seq it names and whether later ones go too."""
     req = parsed.fields()
@@ -164,7 +174,7 @@ def check_delete_chat(parsed: Parsed) -> tuple[Any, int, bool]:
 
 def check_session_names(
     parsed: Parsed,
-) -> tuple[Any, int, tuple[int, str] | None]:
+) -> tuple[Any, int, Position | None]:
     """Return the request, its page size and the keyset position its cursor names."""
     req = parsed.fields()
     c = parsed.checker()

@@ -1,17 +1,40 @@
-"""The cursors: opaque tokens for a keyset position — the session list's (updated_at,
-session_id), a search's (created_at, session_id, seq)."""
+"""The session list's cursor: an opaque token for a keyset position in the list.
+
+The list has two phases (API.md §5.4): the pinned sessions, by ``(pinned_at, session_id)``,
+then the others, by ``(updated_at, session_id)``. A position in the second phase is
+``<updated_at>.<session_id>``, as it was before sessions could be pinned (so cursors given
+then stay valid); one in the first is ``p<pinned_at>.<session_id>``. Both are sent base64url
+encoded, without padding.
+
+A search's cursor (/search_chats) is ``m<created_at>.<seq>.<session_id>``, a position in
+the walk by ``(created_at, session_id, seq)``, newest first.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from typing import NamedTuple
 
 from huihua.wire.rules import SEQ_MAX, SESSION_ID_CHARS, SESSION_ID_MAX, TIMESTAMP_MAX
 
+_PINNED = "p"
+_DIGITS_MAX = len(str(TIMESTAMP_MAX))
 
-def encode_cursor(updated_at: int, session_id: str) -> str:
+
+class Position(NamedTuple):
+    """A row's place in the list: its phase, the time it is ordered by in that phase
+    (``pinned_at`` when pinned, else ``updated_at``), and its session_id."""
+
+    pinned: bool
+    at: int
+    session_id: str
+
+
+def encode_cursor(at: int, session_id: str, *, pinned: bool = False) -> str:
     """Return the opaque cursor for the keyset position after this row."""
-    return base64.urlsafe_b64encode(f"{updated_at}.{session_id}".encode()).decode().rstrip("=")
+    text = f"{_PINNED if pinned else ''}{at}.{session_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def _decode(cursor: str) -> str | None:
@@ -46,16 +69,20 @@ def decode_search_cursor(cursor: str) -> tuple[int, str, int] | None:
     return created_at, session_id, seq
 
 
-def decode_cursor(cursor: str) -> tuple[int, str] | None:
-    """Return the (updated_at, session_id) a cursor names, or None when it is not one."""
+def decode_cursor(cursor: str) -> Position | None:
+    """Return the position a cursor names, or None when it is not one this server gives."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, session_id = text.split(".", 1)
-        updated_at = int(stamp)
+        pinned = stamp.startswith(_PINNED)
+        digits = stamp[1:] if pinned else stamp
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > _DIGITS_MAX:
+            return None
+        at = int(digits)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
-    if not (0 <= updated_at < TIMESTAMP_MAX) or not session_id:
+    if at >= TIMESTAMP_MAX or not session_id:
         return None
     if not SESSION_ID_CHARS.fullmatch(session_id) or len(session_id) > SESSION_ID_MAX:
         return None
-    return updated_at, session_id
+    return Position(pinned, at, session_id)

@@ -103,6 +103,7 @@ class SessionOut(msgspec.Struct):
     created_at: str
     updated_at: str
     chat_count: int
+    pinned: bool = False
 
 
 class SessionNamesReply(Envelope):
@@ -176,6 +177,11 @@ class RateChatReply(Envelope):
 class RenameSessionReply(Envelope):
     session_id: str = ""
     session_title: str = ""
+
+
+class PinSessionReply(Envelope):
+    session_id: str = ""
+    pinned: bool = False
 
 
 class DeleteSessionsReply(Envelope):

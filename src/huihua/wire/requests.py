@@ -154,6 +154,12 @@ class RenameSessionRequest(Request):
     session_title: str
 
 
+class PinSessionRequest(Request):
+    user_id: str
+    session_id: str
+    pinned: bool
+
+
 class RateChatRequest(Request):
     """Feedback on an ``ai`` message: ``""`` clears it (and its comment)."""
 

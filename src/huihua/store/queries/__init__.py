@@ -1,10 +1,11 @@
 """All of huihua's SQL, as functions of a :class:`~huihua.store.sql.Db`. None commits.
 
 Every statement names one user, and every read is a range scan on a key that starts with
-``user_id``: a page of sessions walks ``(user_id, updated_at, session_id, …)`` (an index
-that holds the page's columns), a page of messages walks the primary key ``(user_id,
-session_id, seq)``. The statements are Core, compiled once per dialect (sql.py); where
-the stores differ in what one statement can do, a function asks ``db.caps`` (dialect.py).
+``user_id``: a page of sessions walks ``(user_id, pinned_at, session_id)`` for the pinned
+ones, then ``(user_id, updated_at, session_id, …)`` (an index that holds the page's
+columns), a page of messages walks the primary key ``(user_id, session_id, seq)``. The
+statements are Core, compiled once per dialect (sql.py); where the stores differ in what
+one statement can do, a function asks ``db.caps`` (dialect.py).
 
 A module per noun: ``idempotency``, ``users``, ``sessions``, ``messages``, ``turns``,
 ``search`` (a user's messages that may contain a query), ``access`` (token nonces,
@@ -49,8 +50,10 @@ from huihua.store.queries.sessions import (
     delete_all_sessions,
     delete_session,
     insert_session,
+    list_position,
     list_sessions,
     lock_session,
+    pin_session,
     rename_session,
     session_exists,
     touch_session,
@@ -84,12 +87,14 @@ __all__ = [
     "insert_messages",
     "insert_session",
     "insert_user",
+    "list_position",
     "list_sessions",
     "lock_session",
     "message_for_update",
     "message_role",
     "messages_page",
     "new_token_nonce",
+    "pin_session",
     "purge_login_codes",
     "put_idempotency",
     "rate_message",

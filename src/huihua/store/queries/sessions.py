@@ -1,14 +1,19 @@
-"""Sessions: taking a message's ``seq``, creating, listing (keyset pages), deleting.
+"""Sessions: taking a message's ``seq``, creating, listing (keyset pages), pinning,
+deleting.
 
-A page of sessions walks the index ``(user_id, updated_at, session_id, …)``, which holds
-every column the page shows.
+The list has two phases: the pinned sessions, most recently pinned first, walk the index
+``(user_id, pinned_at, session_id)`` (a few rows a user); then the others, most recently
+active first, walk ``(user_id, updated_at, session_id, …, pinned_at)``, which holds every
+column the page shows. A keyset position names its phase (:func:`list_position`), so a
+page that starts in the pinned phase and is not filled there goes on into the other, and
+every page is one or two range scans at any depth.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, literal_column, null, or_, select, update
 
 from huihua.store.queries._common import insert_row, matches
 from huihua.store.sql import Db, Statement
@@ -57,28 +62,44 @@ _TOUCH = Statement(update(chat_sessions).where(SESSION_KEY).values(updated_at=bi
 _RENAME = Statement(
     update(chat_sessions).where(SESSION_KEY).values(session_title=bindparam("title"))
 )
+# Pinning again keeps the first pin's time: the session keeps its place among the pinned.
+_PIN = Statement(
+    update(chat_sessions)
+    .where(SESSION_KEY)
+    .values(pinned_at=func.coalesce(_s.pinned_at, bindparam("now")))
+)
+_UNPIN = Statement(update(chat_sessions).where(SESSION_KEY).values(pinned_at=null()))
 _UNCOUNT = Statement(
     update(chat_sessions).where(SESSION_KEY).values(chat_count=_s.chat_count - bindparam("deleted"))
 )
 _INSERT_SESSION = insert_row(chat_sessions)
-_LIST_COLUMNS = (_s.session_id, _s.session_title, _s.created_at, _s.updated_at, _s.chat_count)
-_ORDER = (_s.updated_at.desc(), _s.session_id.desc())
-_LIST_FIRST = Statement(
-    select(*_LIST_COLUMNS).where(matches(_s.user_id)).order_by(*_ORDER).limit(bindparam("limit"))
+_LIST_COLUMNS = (
+    _s.session_id,
+    _s.session_title,
+    _s.created_at,
+    _s.updated_at,
+    _s.chat_count,
+    _s.pinned_at,
 )
-# Keyset: rows strictly after (updated_at, session_id) in (desc, desc) order. The first
-# term bounds the index range scan on every engine; the second excludes the rows of the
-# same timestamp that were already sent.
-_LIST_AFTER = Statement(
-    select(*_LIST_COLUMNS)
-    .where(
-        matches(_s.user_id),
-        _s.updated_at <= bindparam("after_at"),
-        or_(_s.updated_at < bindparam("after_at"), _s.session_id < bindparam("after_id")),
+
+
+def _phase(at: Any, *where: Any) -> tuple[Statement, Statement]:
+    """Return one phase of the list, ordered by (``at``, session_id) descending: its first
+    page, and its page after a keyset position. In the second, the first term bounds the
+    index range scan on every engine; the next excludes the rows of the same time that were
+    already sent."""
+    order = (at.desc(), _s.session_id.desc())
+    base = select(*_LIST_COLUMNS).where(matches(_s.user_id), *where)
+    first = base.order_by(*order).limit(bindparam("limit"))
+    after = base.where(
+        at <= bindparam("after_at"),
+        or_(at < bindparam("after_at"), _s.session_id < bindparam("after_id")),
     )
-    .order_by(*_ORDER)
-    .limit(bindparam("limit"))
-)
+    return Statement(first), Statement(after.order_by(*order).limit(bindparam("limit")))
+
+
+_PINNED_FIRST, _PINNED_AFTER = _phase(_s.pinned_at, _s.pinned_at.is_not(None))
+_LIST_FIRST, _LIST_AFTER = _phase(_s.updated_at, _s.pinned_at.is_(None))
 _DELETE_SESSION_MESSAGES = Statement(
     delete(chat_messages).where(matches(_m.user_id), matches(_m.session_id))
 )
@@ -124,6 +145,7 @@ def insert_session(
         last_seq=n,
         created_at=now,
         updated_at=now,
+        pinned_at=None,
     )
 
 
@@ -148,19 +170,56 @@ def rename_session(db: Db, user_id: str, session_id: str, title: str) -> bool:
     return db.run(_RENAME, user_id=user_id, session_id=session_id, title=title) > 0
 
 
+def pin_session(db: Db, user_id: str, session_id: str, now: int | None) -> bool:
+    """Pin a session at ``now`` (one already pinned keeps its time), or unpin it with None;
+    return whether it exists. Its ``updated_at`` stays."""
+    if now is None:
+        return db.run(_UNPIN, user_id=user_id, session_id=session_id) > 0
+    return db.run(_PIN, user_id=user_id, session_id=session_id, now=now) > 0
+
+
 def uncount_messages(db: Db, user_id: str, session_id: str, deleted: int) -> None:
     """Take ``deleted`` messages off a session's ``chat_count`` (its ``last_seq`` stays)."""
     db.run(_UNCOUNT, user_id=user_id, session_id=session_id, deleted=deleted)
 
 
-def list_sessions(db: Db, user_id: str, limit: int, after: tuple[int, str] | None) -> list[Any]:
-    """Return up to ``limit`` sessions, most recently active first, after a keyset position:
-    tuples of (session_id, session_title, created_at, updated_at, chat_count)."""
+def list_sessions(
+    db: Db, user_id: str, limit: int, after: tuple[bool, int, str] | None
+) -> list[Any]:
+    """Return up to ``limit`` sessions in the list's order after a keyset position (from
+    :func:`list_position`): the pinned ones, most recently pinned first, then the others,
+    most recently active first. Tuples of (session_id, session_title, created_at,
+    updated_at, chat_count, pinned_at)."""
+    rows: list[Any] = []
+    if after is None or after[0]:
+        if after is None:
+            rows = db.tuples(_PINNED_FIRST, user_id=user_id, limit=limit)
+        else:
+            rows = db.tuples(
+                _PINNED_AFTER, user_id=user_id, after_at=after[1], after_id=after[2], limit=limit
+            )
+        if len(rows) >= limit:
+            return rows
+        after = None  # the pinned phase is done: the others from their first
     if after is None:
-        return db.tuples(_LIST_FIRST, user_id=user_id, limit=limit)
-    return db.tuples(
-        _LIST_AFTER, user_id=user_id, after_at=after[0], after_id=after[1], limit=limit
-    )
+        rest = db.tuples(_LIST_FIRST, user_id=user_id, limit=limit - len(rows))
+    else:
+        rest = db.tuples(
+            _LIST_AFTER,
+            user_id=user_id,
+            after_at=after[1],
+            after_id=after[2],
+            limit=limit - len(rows),
+        )
+    return [*rows, *rest]
+
+
+def list_position(row: Any) -> tuple[bool, int, str]:
+    """Return the keyset position of a row of :func:`list_sessions`: (pinned, the time it
+    is ordered by in its phase, session_id)."""
+    if row[5] is not None:
+        return True, row[5], row[0]
+    return False, row[3], row[0]
 
 
 def delete_session(db: Db, user_id: str, session_id: str) -> bool:

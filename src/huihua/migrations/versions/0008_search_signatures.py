@@ -5,8 +5,8 @@ The messages stored before get their signature here, a batch of rows at a time i
 order (store/signature.py computes it from role and msg, as every write does), before the
 index is built.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 from huihua.store import signature
 from huihua.store.tables import chat_messages, users
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
