@@ -179,15 +179,22 @@ def check_session_names(
     req = parsed.fields()
     c = parsed.checker()
     c.user_id(req.user_id)
-    limit = SESSIONS_LIMIT_DEFAULT if req.limit is None else req.limit
-    c.number("limit", limit, 1, SESSIONS_LIMIT_MAX)
-    after = None
-    if req.cursor:
-        after = decode_cursor(req.cursor)
-        if after is None:
-            c.bad("cursor: is not a cursor this server gave")
+    limit, after = _page(c, req, SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX, decode_cursor)
     c.done()
     return req, limit, after
+
+
+def _page(c: Checker, req: Any, default: int, most: int, decode: Any) -> tuple[int, Any]:
+    """Check a paged request's ``limit`` and ``cursor``; return the page size and the
+    position the cursor names (None: the first page)."""
+    limit = default if req.limit is None else req.limit
+    c.number("limit", limit, 1, most)
+    after = None
+    if req.cursor:
+        after = decode(req.cursor)
+        if after is None:
+            c.bad("cursor: is not a cursor this server gave")
+    return limit, after
 
 
 def check_search_chats(parsed: Parsed) -> tuple[Any, int, tuple[int, str, int] | None]:
@@ -198,13 +205,7 @@ def check_search_chats(parsed: Parsed) -> tuple[Any, int, tuple[int, str, int] |
     c.text("query", req.query, QUERY_MAX, empty=False)
     if req.session_id is not None:
         c.session_id(req.session_id)
-    limit = SEARCH_LIMIT_DEFAULT if req.limit is None else req.limit
-    c.number("limit", limit, 1, SEARCH_LIMIT_MAX)
-    after = None
-    if req.cursor:
-        after = decode_search_cursor(req.cursor)
-        if after is None:
-            c.bad("cursor: is not a cursor this server gave")
+    limit, after = _page(c, req, SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX, decode_search_cursor)
     c.done()
     return req, limit, after
 
