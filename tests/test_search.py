@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from huihua.service.search import snippet
+from huihua.store import signature
 
 from .helpers import fails, next_millisecond, ok
 
@@ -131,6 +132,16 @@ def test_only_user_and_ai_messages_of_this_user(api: Api, user: str) -> None:
     )
     assert found(api, user, "秘密") == [("m", 4)]
     assert found(api, other, "秘密") == [("x", 1)]
+
+
+def test_a_query_the_signature_keeps_no_bit_of(api: Api, user: str) -> None:
+    # 哅 (U+54C5): each of its positions is one a signature never keeps, so the search
+    # tests no bit of it; system and tool messages (no signature) must still stay out.
+    query = "\u54c5"
+    assert not any(signature.signature(query))
+    add(api, user, "n", f"{query} system", role="system")
+    add(api, user, "n", f"a {query} b", "nothing", f"{query}")
+    assert found(api, user, query) == [("n", 4), ("n", 2)]
 
 
 def test_four_byte_characters_and_queries_longer_than_any_message(api: Api, user: str) -> None:

@@ -44,11 +44,20 @@ def known(revision: str) -> bool:
         return False
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Bring the schema to the head revision; return (revision before, revision after)."""
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Bring the schema to ``revision`` (the head's: this version's); return (revision
+    before, revision after)."""
     with engine.begin() as conn:
         before = current_revision(conn)
         if before is not None and not known(before):
             raise UnknownRevision(before)
-        command.upgrade(_config(conn), "head")
-    return before, head_revision()
+        command.upgrade(_config(conn), revision)
+        after = current_revision(conn)
+    assert after is not None
+    return before, after
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` (what an older version of huihua needs)."""
+    with engine.begin() as conn:
+        command.downgrade(_config(conn), revision)
