@@ -5,17 +5,23 @@ queries, hits and misses, one client sending one query after another.
     python3 bench/search.py --stores sqlite,postgresql,mysql --queries 200
     python3 bench/search.py --growth                          # and SQLite with 10 M more
 
-The user's messages are drawn from a vocabulary of common Chinese words and phrases (a
-user's turn is a short question, the reply longer), so common queries hit many messages and
-many users. A hit is a word of the vocabulary (its page fills: 20 results); a miss is made
-of characters and pairs that are in no message. ``--growth`` then bulk-loads 10,000,000
-messages over 100,000 other users, drawn from the same vocabulary, into the SQLite store,
-and measures the same queries again: the figures are to stay within 1.5x.
+The user's messages are drawn from a vocabulary of some 3,200 words and phrases (a few
+hundred common ones written out, drawn most; 3,000 more made of two of GB 2312's 3,755
+commonest characters), a user's turn a short question, the reply longer, so common queries
+hit many messages and many users. A hit is a word of the vocabulary (its page fills: 20
+results); a miss is made of characters that are in no message. The store also holds
+``--neighbours`` other users (1,000 of 100 messages), and a server store is given the
+statistics and visibility map that use would give it (``VACUUM ANALYZE``, ``ANALYZE
+TABLE``). ``--growth`` then bulk-loads 10,000,000 messages over 100,000 other users, drawn
+from the same vocabulary, into the SQLite store, and measures the same queries again: the
+figures are to stay within 1.5x.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import random
 import sqlite3
 import statistics
@@ -48,8 +54,37 @@ HITS = {1: "天", 2: "天气", 5: "帮我写一首"}  # each fills its page many
 MISSES = {1: "龘", 2: "犇鑫", 5: "魑魅魍魉蠹"}  # no message has these
 
 
+def _common_characters() -> list[str]:
+    """The 3,755 characters of GB 2312's first level: the commonest in use."""
+    found = []
+    for high in range(0xB0, 0xD8):
+        for low in range(0xA1, 0xFF):
+            with contextlib.suppress(UnicodeDecodeError):  # the last row is not full
+                found.append(bytes((high, low)).decode("gb2312"))
+    return found
+
+
+def _vocabulary() -> tuple[list[str], list[float]]:
+    """WORDS, and 3,000 two-character words more made of common characters (none of the
+    misses'), each of those drawn a tenth as often as one of WORDS: a few thousand words in
+    all, most text made of the commonest, and some 3,000 distinct characters in use."""
+    rng = random.Random(7)
+    common = [c for c in _common_characters() if c not in "".join(MISSES.values())]
+    made: list[str] = []
+    while len(made) < 3000:
+        word = rng.choice(common) + rng.choice(common)
+        if word not in made and word not in WORDS:
+            made.append(word)
+    return [*WORDS, *made], [1.0] * len(WORDS) + [0.1] * len(made)
+
+
+VOCABULARY, _WEIGHTS = _vocabulary()
+_CUMULATIVE = list(itertools.accumulate(_WEIGHTS))
+
+
 def message(rng: random.Random, reply: bool) -> str:
-    words = rng.choices(WORDS, k=rng.randint(20, 60) if reply else rng.randint(3, 10))
+    count = rng.randint(20, 60) if reply else rng.randint(3, 10)
+    words = rng.choices(VOCABULARY, cum_weights=_CUMULATIVE, k=count)
     return "".join(words) + rng.choice("。？！，")
 
 
@@ -111,9 +146,78 @@ def growth(url: str, rng: random.Random, users: int, each: int) -> None:
     db.close()
 
 
+def neighbours(url: str, rng: random.Random, users: int, each: int) -> None:
+    """Give the store ``users`` other users of ``each`` messages (one session each), drawn
+    as the searcher's are, with their signatures: a store the searcher shares, so that the
+    planners choose as they would on a real one (PostgreSQL, alone with one user, scans the
+    table and sorts it)."""
+    from sqlalchemy import create_engine, insert
+
+    from huihua.store import signature
+    from huihua.store.engine import store_kind
+    from huihua.store.tables import chat_messages, chat_sessions
+    from huihua.store.tables import users as users_table
+
+    pool = [message(rng, i % 2 == 1) for i in range(2000)]
+    pool_rows = [(m, signature.columns("ai" if i % 2 else "user", m)) for i, m in enumerate(pool)]
+    engine = create_engine(store_kind(url).url)
+    now = 1_600_000_000_000
+    with engine.begin() as conn:
+        for first in range(0, users, 100):
+            ids = [f"n{u:06d}" for u in range(first, min(first + 100, users))]
+            conn.execute(
+                insert(users_table),
+                [
+                    {
+                        "user_id": u,
+                        "user_name": "n",
+                        "phone": "",
+                        "email": "",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for u in ids
+                ],
+            )
+            conn.execute(
+                insert(chat_sessions),
+                [
+                    {
+                        "user_id": u,
+                        "session_id": "s",
+                        "session_title": "n",
+                        "chat_count": each,
+                        "created_at": now,
+                        "updated_at": now,
+                        "last_seq": each,
+                    }
+                    for u in ids
+                ],
+            )
+            rows = []
+            for u in ids:
+                for n in range(each):
+                    msg, sig = pool_rows[rng.randrange(len(pool_rows))]
+                    role = "ai" if n % 2 else "user"
+                    rows.append(
+                        {
+                            "user_id": u,
+                            "session_id": "s",
+                            "seq": n + 1,
+                            "role": role,
+                            "msg": msg,
+                            "created_at": now + n,
+                            **sig,
+                        }
+                    )
+            conn.execute(insert(chat_messages), rows)
+    engine.dispose()
+
+
 def analyze(url: str, kind: str) -> None:
-    """Give a server store the statistics a store grown by use has (autovacuum, InnoDB's
-    sampling): filled in a minute, PostgreSQL planned the walk as a scan and a sort."""
+    """Give a server store what one grown by use has: statistics, and on PostgreSQL the
+    visibility map (what autovacuum does after so many inserts), without which an
+    index-only scan reads every row's page too."""
     if kind == "sqlite":
         return
     from sqlalchemy import create_engine, text
@@ -122,8 +226,11 @@ def analyze(url: str, kind: str) -> None:
 
     engine = create_engine(store_kind(url).url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        keyword = "ANALYZE" if kind == "postgresql" else "ANALYZE TABLE"
-        conn.execute(text(f"{keyword} chat_messages"))
+        if kind == "postgresql":
+            conn.execute(text("VACUUM ANALYZE"))
+        else:
+            for table in ("users", "chat_sessions", "chat_messages"):
+                conn.execute(text(f"ANALYZE TABLE {table}"))
     engine.dispose()
 
 
@@ -169,6 +276,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--server-workers", type=int, default=2)
+    parser.add_argument(
+        "--neighbours", type=int, default=1000, help="other users of 100 messages in the store"
+    )
     parser.add_argument("--growth", action="store_true", help="also SQLite with 10 M more")
     parser.add_argument("--growth-users", type=int, default=100_000)
     args = parser.parse_args()
@@ -180,6 +290,7 @@ def main() -> None:
                 server = Server(url, workers, Path(tmp))
                 try:
                     seed_user(server.base, "searcher", args.messages, random.Random(11))
+                    neighbours(url, random.Random(13), args.neighbours, 100)
                     analyze(url, kind)
                     results[kind] = measure(server.base, "searcher", args.queries)
                     show(f"{kind}", results[kind])

@@ -135,9 +135,9 @@ def test_only_user_and_ai_messages_of_this_user(api: Api, user: str) -> None:
 
 
 def test_a_query_the_signature_keeps_no_bit_of(api: Api, user: str) -> None:
-    # 哅 (U+54C5): each of its positions is one a signature never keeps, so the search
-    # tests no bit of it; system and tool messages (no signature) must still stay out.
-    query = "\u54c5"
+    # ૮ (U+0AEE, Gujarati eight): each of its positions is one a signature never keeps, so
+    # the search tests no bit of it; system and tool messages (no signature) must stay out.
+    query = "\u0aee"
     assert not any(signature.signature(query))
     add(api, user, "n", f"{query} system", role="system")
     add(api, user, "n", f"a {query} b", "nothing", f"{query}")

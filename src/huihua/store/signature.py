@@ -6,21 +6,22 @@ the index ``(user_id, created_at, session_id, seq, search_0 … search_15)`` and
 page; the signature, held in that index, lets the walk skip the messages that cannot
 contain the query without reading them. Only those that may are read and matched exactly.
 
-The signature is a partitioned Bloom filter of the text's UTF-16 code units (a character,
-or half of one above U+FFFF) and of its pairs of adjacent units, in four partitions of 256
-positions:
+The signature is a blocked, partitioned Bloom filter of the text's UTF-16 code units (a
+character, or half of one above U+FFFF) and of its pairs of adjacent units, in four
+partitions of 256 positions, interleaved: position ``c`` of partition ``b`` is bit
+``4c + b`` of a 1,024-bit integer whose 16 words of 64 bits are the :data:`COLUMNS`
+integer columns (column ``c // 16`` holds positions ``c`` of all four).
 
-- partitions 0 and 1: each unit sets one position in each, by two hashes;
-- partitions 2 and 3: each pair sets one position in each, by two more.
+- partitions 0, 1 and 2: each unit sets one position in each, all three in one column (the
+  hashes share their high four bits), so a one-character query tests one column, three bits;
+- partition 3: each pair sets one position.
 
 Each hash is a tabulation hash of the unit's two bytes, ``LO[byte 0] ^ HI[byte 1]`` (a
 pair's, of its units' hashes: ``g(a) ^ AGAIN[g(b)]``), and every step is one C call over
 the whole text (``bytes.translate`` through tables, one integer XOR), never a Python step
 per character: a message of 25 characters costs some 7 µs here, and one of 2,300 some
 55 µs, where hashing each unit in Python cost 13 µs and 260 µs. The positions of a
-partition are made a bitmap by ``bytes.maketrans`` (the table of the positions present),
-and the four bitmaps are interleaved: position ``c`` of partition ``b`` is bit ``4c + b``
-of a 1,024-bit integer whose 16 words of 64 bits are the :data:`COLUMNS` integer columns.
+partition are made a bitmap by ``bytes.maketrans`` (the table of the positions present).
 Each column keeps to 63 bits (a signed 64-bit integer on every store, never negative), so
 bit 63 of each, and position 255 of every partition, are always 0: a text and a query lose
 the same bits, so a text that contains the query still has every bit the query has.
@@ -60,11 +61,20 @@ MOST_TESTED = 3
 
 _UPPER, _LOWER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz"
 _FOLD = bytes.maketrans(_UPPER, _LOWER)
-_RANDOM = hashlib.shake_256(b"huihua search signature 2").digest(256 * 9)
-_TABLES = [_RANDOM[256 * i : 256 * (i + 1)] for i in range(9)]
-# A unit's hash in family f is LO[f][its low byte] ^ HI[f][its high byte]. Families 0 and 1
-# are the units' partitions; 2 and 3 hash the units of a pair, then AGAIN the second one.
-_LO, _HI, _AGAIN = _TABLES[0:4], _TABLES[4:8], _TABLES[8]
+_RANDOM = hashlib.shake_256(b"huihua search signature 2").digest(256 * 11)
+_TABLES = [_RANDOM[256 * i : 256 * (i + 1)] for i in range(11)]
+
+
+def _blocked(tables: list[bytes], shared: bytes) -> list[bytes]:
+    """The tables with the high four bits of ``shared``: their hashes share a column."""
+    return [bytes((shared[x] & 0xF0) | (t[x] & 0x0F) for x in range(256)) for t in tables]
+
+
+# A unit's hash in family f is LO[f][its low byte] ^ HI[f][its high byte]. Families 0-2 are
+# the units' partitions; family 3 hashes the units of a pair, then AGAIN the second one.
+_LO = [*_blocked(_TABLES[0:3], _TABLES[9]), _TABLES[3]]
+_HI = [*_blocked(_TABLES[4:7], _TABLES[10]), _TABLES[7]]
+_AGAIN = _TABLES[8]
 _SHORT = 512  # units; a longer text's positions are made distinct first
 _PRESENT = b"\xff" * _SHORT  # what bytes.maketrans maps a present position to
 _ALL = bytes(range(256))
@@ -84,19 +94,18 @@ def signature(text: str) -> list[int]:
     u = text.encode("utf-16-le", "surrogatepass").translate(_FOLD)
     lo, hi = u[0::2], u[1::2]
     n = len(lo)
-    # Four unit hashes of every unit, one after the other: f0 f0 … f1 f1 … f2 … f3 ….
+    # Four hashes of every unit, one family after the other: f0 f0 … f1 f1 … f2 … f3 ….
     units = (
         _from_bytes(b"".join(map(lo.translate, _LO)), _LITTLE)
         ^ _from_bytes(b"".join(map(hi.translate, _HI)), _LITTLE)
     ).to_bytes(4 * n, _LITTLE)
-    # Pair j of family 2 or 3: f[j] ^ AGAIN[f[j + 1]] (the last of each family, whose next
-    # is another family's, is cut off below).
-    tail = units[2 * n :]
+    # Pair j: f3[j] ^ AGAIN[f3[j + 1]] (the last, whose next is the first, is cut off).
+    tail = units[3 * n :]
     pairs = (
         _from_bytes(tail, _LITTLE) ^ _from_bytes((tail[1:] + tail[:1]).translate(_AGAIN), _LITTLE)
-    ).to_bytes(2 * n, _LITTLE)
+    ).to_bytes(n, _LITTLE)
     m = max(n - 1, 0)
-    parts = [units[:n], units[n : 2 * n], pairs[:m], pairs[n : n + m]]
+    parts = [units[:n], units[n : 2 * n], units[2 * n : 3 * n], pairs[:m]]
     if n > _SHORT:  # each position once: the bytes not absent (at most 256)
         parts = [_ALL.translate(None, _ALL.translate(None, part)) for part in parts]
     present = [_PRESENT[: len(part)] for part in parts]
