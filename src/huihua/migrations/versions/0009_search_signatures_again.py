@@ -1,4 +1,4 @@
-"""Search signatures made again, by the partitioned filter of store/signature.py.
+"""Search signatures made again, by the blocked, partitioned filter of store/signature.py.
 
 The signature of 0008's version (one Bloom filter of 997 positions, each found by a
 Python step per character) cost add_chat 13 µs a message of 25 characters and 260 µs one
