@@ -62,15 +62,15 @@ def test_signatures_are_made_for_the_messages_stored_before(databases, store_kin
                     user_id="u", user_name="n", phone="", email="", created_at=1, updated_at=1
                 )
             )
-            for session in ("s1", "s2"):
+            for session, count in (("s1", 3), ("s2", 2)):
                 conn.execute(
                     insert(chat_sessions).values(
                         user_id="u",
                         session_id=session,
-                        chat_count=3,
+                        chat_count=count,
                         created_at=1,
                         updated_at=1,
-                        last_seq=3,
+                        last_seq=count,
                     )
                 )
             for session_id, seq, role, msg in messages:

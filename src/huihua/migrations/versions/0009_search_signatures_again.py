@@ -12,6 +12,7 @@ Revises: 0008
 Create Date: 2026-12-03
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from alembic import op
@@ -33,7 +34,7 @@ def downgrade() -> None:
     _again(_columns_0008)
 
 
-def _again(columns: Any) -> None:
+def _again(columns: Callable[[str, str], dict[str, Any]]) -> None:
     op.drop_index(backfill.INDEX, "chat_messages")
     backfill.signatures(op.get_bind(), columns)
     op.create_index(backfill.INDEX, "chat_messages", backfill.INDEX_COLUMNS)
