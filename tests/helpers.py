@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import msgspec
 import uvicorn
+from sqlalchemy import create_engine, insert
 
 from huihua.http.endpoints import ENDPOINTS as TABLE
+from huihua.store.engine import store_kind
+from huihua.store.tables import chat_sessions
 
 if TYPE_CHECKING:
     from .conftest import Api
@@ -139,3 +142,31 @@ def start_serve(cwd: Path, port: int) -> subprocess.Popen:
     process.kill()
     process.wait(timeout=10)
     raise AssertionError("huihua serve did not start")
+
+
+def insert_sessions(
+    api: Api, user_id: str, rows: list[tuple[Any, ...]], *, created_before: int = 0
+) -> None:
+    """Write sessions straight into the test database: setup data for ties, which the clock
+    cannot be made to give. A row is (session_id, updated_at) or (session_id, updated_at,
+    pinned_at); each session was created ``created_before`` ms before its update."""
+    engine = create_engine(store_kind(api.settings.database_url).url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(chat_sessions),
+                [
+                    {
+                        "user_id": user_id,
+                        "session_id": sid,
+                        "session_title": f"title {sid}",
+                        "chat_count": 0,
+                        "created_at": updated - created_before,
+                        "updated_at": updated,
+                        "pinned_at": pinned[0] if pinned else None,
+                    }
+                    for sid, updated, *pinned in rows
+                ],
+            )
+    finally:
+        engine.dispose()

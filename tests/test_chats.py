@@ -15,12 +15,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import create_engine, insert
 
-from huihua.store.engine import store_kind
-from huihua.store.tables import chat_sessions
-
-from .helpers import TIMESTAMP, fails, next_millisecond, ok
+from .helpers import TIMESTAMP, fails, insert_sessions, next_millisecond, ok
 
 if TYPE_CHECKING:
     from conftest import Api
@@ -399,29 +395,6 @@ def test_keyset_paging_visits_every_session_once_in_order(api: Api, user: str) -
     assert session_ids(api, user) == expected
     for limit in (1, 2, 3, 6, 7, 8):
         assert [r["session_id"] for r in walk(api, user, limit)] == expected, limit
-
-
-def insert_sessions(api: Api, user_id: str, rows: list[tuple[str, int]]) -> None:
-    """Write sessions straight into the test database (setup data for ties)."""
-    engine = create_engine(store_kind(api.settings.database_url).url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(chat_sessions),
-                [
-                    {
-                        "user_id": user_id,
-                        "session_id": sid,
-                        "session_title": f"title {sid}",
-                        "chat_count": 0,
-                        "created_at": stamp,
-                        "updated_at": stamp,
-                    }
-                    for sid, stamp in rows
-                ],
-            )
-    finally:
-        engine.dispose()
 
 
 def test_paging_through_ties_on_updated_at_is_stable(api: Api, user: str) -> None:

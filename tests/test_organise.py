@@ -13,12 +13,7 @@ import base64
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, insert
-
-from huihua.store.engine import store_kind
-from huihua.store.tables import chat_sessions
-
-from .helpers import fails, next_millisecond, ok
+from .helpers import fails, insert_sessions, next_millisecond, ok
 from .test_chats import walk
 
 if TYPE_CHECKING:
@@ -155,31 +150,6 @@ def test_a_pinned_session_stays_pinned_when_it_changes(api: Api, user: str) -> N
     assert listed(api, user) == [("a", False), ("b", False)]
 
 
-def insert_sessions(api: Api, user_id: str, rows: list[tuple[str, int, int | None]]) -> None:
-    """Write sessions (session_id, updated_at, pinned_at) straight into the test database:
-    setup data for ties, which the clock cannot be made to give."""
-    engine = create_engine(store_kind(api.settings.database_url).url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(chat_sessions),
-                [
-                    {
-                        "user_id": user_id,
-                        "session_id": sid,
-                        "session_title": f"title {sid}",
-                        "chat_count": 0,
-                        "created_at": updated - 1,
-                        "updated_at": updated,
-                        "pinned_at": pinned,
-                    }
-                    for sid, updated, pinned in rows
-                ],
-            )
-    finally:
-        engine.dispose()
-
-
 def cursor(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
@@ -202,6 +172,7 @@ def test_paging_is_exact_across_the_pinned_boundary(api: Api, user: str) -> None
             ("ud", t - 100, None),
             ("ue", t - 200, None),
         ],
+        created_before=1,
     )
     order = ["pb", "pa", "pc", "pd", "ua", "uc", "ub", "ud", "ue"]
     rows = walk(api, user, 1000)

@@ -157,7 +157,7 @@ async def rename_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
 
 
 async def pin_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
-    req = v.check_pin_session(parsed)
+    req = v.check_user_session(parsed)  # ``pinned``: a JSON boolean, checked by its type
     who.check(req.user_id)
     call = _write_call("/pin_session", parsed, req)
     return await service.pin_session(ctx.store, call, req.user_id, req.session_id, req.pinned)

@@ -146,16 +146,6 @@ def check_rate_chat(parsed: Parsed) -> Any:
     return req
 
 
-def check_pin_session(parsed: Parsed) -> Any:
-    """Return the checked /pin_session request (``pinned``: a JSON boolean, by its type)."""
-    req = parsed.fields()
-    c = parsed.checker()
-    c.user_id(req.user_id)
-    c.session_id(req.session_id)
-    c.done()
-    return req
-
-
 def check_delete_chat(parsed: Parsed) -> tuple[Any, int, bool]:
     """Return delete_chat's request, the seq it names and whether later ones go too."""
     req = parsed.fields()
