@@ -15,6 +15,13 @@ statistics and visibility map that use would give it (``VACUUM ANALYZE``, ``ANAL
 TABLE``). ``--growth`` then bulk-loads 10,000,000 messages over 100,000 other users, drawn
 from the same vocabulary, into the SQLite store, and measures the same queries again: the
 figures are to stay within 1.5x.
+
+``--base REF`` compares two builds on each store instead: one store is seeded, then the
+build of REF (``git archive``d, as bench/ab.py makes it) and this work tree serve it in
+turn, ``--rounds`` times each, alternated, and it prints the median p50 and p99 of each
+query per build and head/base. Both builds must read the store's schema as it is.
+
+    python3 bench/search.py --stores sqlite,postgresql,mysql --base main --rounds 5
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from ab import build
 from run import BENCH, Server, database
 
 # Common words and phrases (a few hundred; messages combine them).
@@ -270,6 +278,37 @@ def show(label: str, figures: dict[str, dict[str, float]]) -> None:
         print(f"  {label:<22} {length}-char miss / hit p50: {miss['p50'] / hit['p50']:.2f}x")
 
 
+def compare(url: str, kind: str, workers: int, builds: list[Any], args: Any, tmp: Path) -> None:
+    """Serve the seeded store by each build in turn, ``args.rounds`` times, alternated;
+    print each query's median p50 and p99 per build and head/base."""
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {b.name: [] for b in builds}
+    for i in range(args.rounds):
+        for b in builds if i % 2 == 0 else builds[::-1]:
+            server = Server(url, workers, tmp, src=b.src)
+            try:
+                runs[b.name].append(measure(server.base, "searcher", args.queries))
+            finally:
+                server.stop()
+    for name in runs["base"][0]:
+        line = []
+        for figure in ("p50", "p99"):
+            base, head = (
+                statistics.median(r[name][figure] for r in runs[b]) for b in ("base", "head")
+            )
+            ratio = head / base
+            line.append(f"{figure} base {base:6.2f} head {head:6.2f} ms, head/base {ratio:.2f}")
+        print(f"  {kind:<10} {name:<12} " + "; ".join(line))
+    for b in ("base", "head"):
+        ratios = []
+        for length in HITS:
+            hit, miss = (
+                statistics.median(r[f"{length}-char {k}"]["p50"] for r in runs[b])
+                for k in ("hit", "miss")
+            )
+            ratios.append(f"{miss / hit:.2f}")
+        print(f"  {kind:<10} {b}: miss / hit p50 (1, 2, 5 chars) {', '.join(ratios)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stores", default="sqlite")
@@ -281,9 +320,15 @@ def main() -> None:
     )
     parser.add_argument("--growth", action="store_true", help="also SQLite with 10 M more")
     parser.add_argument("--growth-users", type=int, default=100_000)
+    parser.add_argument("--base", help="git ref of a build to compare this work tree with")
+    parser.add_argument("--rounds", type=int, default=3, help="with --base: runs per build")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(dir=BENCH, prefix="search-") as tmp:
+        builds = []
+        if args.base:
+            builds = [build("base", args.base, Path(tmp)), build("head", "worktree", Path(tmp))]
+            print(f"base: {builds[0].label}\nhead: {builds[1].label}")
         for kind in args.stores.split(","):
             workers = 1 if kind == "sqlite" else args.server_workers
             with database(kind, Path(tmp)) as url:
@@ -292,10 +337,14 @@ def main() -> None:
                     seed_user(server.base, "searcher", args.messages, random.Random(11))
                     neighbours(url, random.Random(13), args.neighbours, 100)
                     analyze(url, kind)
-                    results[kind] = measure(server.base, "searcher", args.queries)
-                    show(f"{kind}", results[kind])
+                    if not builds:
+                        results[kind] = measure(server.base, "searcher", args.queries)
+                        show(f"{kind}", results[kind])
                 finally:
                     server.stop()
+                if builds:
+                    compare(url, kind, workers, builds, args, Path(tmp))
+                    continue
                 if kind == "sqlite" and args.growth:
                     growth(url, random.Random(12), args.growth_users, 100)
                     server = Server(url, 1, Path(tmp))

@@ -216,6 +216,15 @@ def test_many_misses_between_hits(api: Api, user: str) -> None:
     assert found(api, user, "天气", limit=1) == [("n", 101)]
 
 
+def test_letters_beyond_a_z_keep_their_case_however_many_come_first(api: Api, user: str) -> None:
+    # MySQL/MariaDB's LOWER folds É as well: the store hands those over, the page skips them.
+    add(api, user, "e", "éclair 1")
+    add(api, user, "e", *(f"Éclair {i}" for i in range(2, 12)))
+    assert found(api, user, "éclair", limit=1) == [("e", 1)]
+    assert found(api, user, "ÉCLAIR", limit=3) == [("e", n) for n in range(11, 1, -1)]
+    assert found(api, user, "ÉCLAIR 1") == [("e", 11), ("e", 10)]
+
+
 def test_the_reply_cap_ends_a_page_early(serve: Any, store_kind: str) -> None:
     api = serve(store_kind, max_reply_bytes=300_000)
     user = api.new_user()

@@ -3,10 +3,11 @@
 A substring match, so that a one- or two-character Chinese query finds its messages:
 letters A–Z match either case, every other character (``%``, ``_`` and ``\\`` included)
 only itself. The store hands over, newest first, the user's ``user`` and ``ai`` messages
-whose signature says they may contain the query (store/signature.py); each is matched
-exactly here (a regular expression of the escaped query, ASCII-only case folding), and
-the page ends at ``limit`` results, or earlier at the reply cap of §3. One match beyond the
-page is looked for, so that ``next_cursor`` is ``""`` exactly when nothing is left.
+that contain the query (store/queries/search.py; on MySQL/MariaDB a few more); each is
+matched again here (a regular expression of the escaped query, ASCII-only case folding),
+which places the snippet and drops those few, and the page ends at ``limit`` results, or
+earlier at the reply cap of §3. One match beyond the page is asked for, so that
+``next_cursor`` is ``""`` exactly when nothing is left: a page is one statement.
 
 ``snippet`` is ``[before, match, after]``, cut from ``msg`` around its first match: at most
 :data:`SNIPPET_MAX` characters in all, ``…`` (counted) where text was cut, the room beyond
@@ -31,9 +32,9 @@ from huihua.wire.cursor import encode_search_cursor
 from huihua.wire.replies import SearchChatsReply, SearchResult
 from huihua.wire.rules import SNIPPET_MAX
 
-# Candidates read first, then twice as many each time, up to BATCH_MAX: a page is usually
-# one statement, and a query that matches little walks the history in few.
-FIRST_BATCH, BATCH_MAX = 32, 512
+# A page asks for its results and one more; should some not match (MySQL/MariaDB's
+# folding), the next batches ask for twice as many each time, up to BATCH_MAX.
+BATCH_MAX = 512
 _encode = msgspec.json.Encoder().encode
 _rfc3339 = timestamps.rfc3339
 ELLIPSIS = "…"
@@ -82,7 +83,7 @@ async def search_chats(
         last: Any = None  # the key of the last result
         size = base
         position = after
-        batch = FIRST_BATCH
+        batch = limit + 1
         while True:
             rows = q.search_candidates(db, user_id, query, batch, position, session_id)
             for at, sid, seq, role, msg, title in rows:

@@ -13,6 +13,7 @@ capability                                SQLite    PostgreSQL  MySQL/MariaDB
 ``append_in_one_statement``               no        yes         no
 ``session_page_as_join``                  no        yes         no
 ``binary_ids``                            no        no          yes
+``search_reads_lateral``                  no        yes         no
 ========================================  ========  ==========  =============
 """
 
@@ -52,6 +53,13 @@ class Capabilities:
     binary_ids: bool
     """Ids are VARBINARY and come back from the driver as bytes, decoded by ``Db``."""
 
+    search_reads_lateral: bool
+    """A search reads each message its walk of the index keeps by a ``LATERAL`` subquery
+    behind ``OFFSET 0``, so the planner cannot begin anywhere but the walk (PostgreSQL,
+    whose prepared statements' generic plans began elsewhere and sorted). MariaDB has no
+    LATERAL; there and on SQLite the join's order is kept by ``STRAIGHT_JOIN`` and
+    ``CROSS JOIN`` (queries/search.py)."""
+
     snapshot_begin: tuple[str, ...]
     """The SQL that opens a read-only transaction at REPEATABLE READ (one snapshot for
     every statement in it) on a connection in autocommit mode, and leaves the connection's
@@ -85,6 +93,7 @@ def _capabilities(name: str, update_returning: bool) -> Capabilities:
         append_in_one_statement=postgresql,
         session_page_as_join=postgresql,
         binary_ids=mysql,
+        search_reads_lateral=postgresql,
         snapshot_begin=snapshot,
     )
 
