@@ -190,8 +190,10 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def api(serve: Callable[..., Api], store_kind: str, wechat: FakeWeChat) -> Api:
     """A server on a fresh database of each kind, shared by the tests of that kind: auth
-    off, every endpoint of the table served (/login against the fake WeChat)."""
-    return serve(store_kind, **login_settings(wechat))
+    off, every endpoint of the table served (/login against the fake WeChat), and a user's
+    search digest made by their first search that reads all their messages (so that a
+    user's later searches go through it)."""
+    return serve(store_kind, **login_settings(wechat), search_digest_from=0)
 
 
 @pytest.fixture

@@ -201,3 +201,40 @@ def test_a_search_in_one_session_reads_only_the_users_rows(
 ) -> None:
     for plan in _plans(engine, query, after, session_id):
         _reads_only_the_users_rows(_kind(engine), plan)
+
+
+def _reads_by_key(kind: str, plan: str) -> None:
+    """Every table of the plan is read by a key that starts with the user."""
+    if kind == "sqlite":
+        for row in plan.splitlines():
+            if row.startswith(("SCAN", "SEARCH")) or " SCAN " in row or "SEARCH " in row:
+                assert "USING" in row and "(user_id=?" in row, plan
+        key = "message USING INDEX sqlite_autoindex_chat_messages_1 (user_id=? AND session_id=?"
+        assert key in plan, plan
+    elif kind == "postgresql":  # (a small table of sessions may be read whole)
+        assert "Seq Scan on chat_messages" not in plan, plan
+        assert re.search(
+            r"on chat_messages message .*\n +Index Cond: \(+user_id.*session_id", plan
+        ), plan
+    else:
+        for row in plan.splitlines():
+            access = row.split(" | ")[3]
+            assert access in ("ref", "eq_ref", "range", "const"), plan
+        assert re.search(r"\| message \| [a-z_]+ \| PRIMARY \|", plan), plan
+
+
+@pytest.mark.parametrize(("query", "after", "session_id"), SEARCHES + IN_SESSION)
+def test_a_search_of_what_the_digest_lacks_reads_each_session_by_its_key(
+    engine: Engine, query: str, after: Any, session_id: str | None
+) -> None:
+    statement, params = search_statement(
+        capabilities(engine.dialect), HEAVY, query, 21, after, session_id, tails=True
+    )
+    compiled = statement.compiled(engine.dialect)
+    bound = compiled.defaults | params
+    args = compiled.pick(bound) if compiled.pick else bound
+    plans = [_explained(engine, compiled.sql, args)]
+    if engine.dialect.name == "postgresql":
+        plans.append(_generic_plan(engine, compiled.sql, bound))
+    for plan in plans:
+        _reads_by_key(_kind(engine), plan)

@@ -82,6 +82,11 @@ class Settings:
         "Largest reply a page of messages is cut to (the newest that fit are kept, has_more "
         "says the rest exist); at least one message is always sent.",
     )
+    search_digest_from: int = _setting(
+        2_000,
+        "Messages a search of a user walks, not yet in their search digest, before it adds "
+        "them to it (the digest answers a search no message can match in a few rows).",
+    )
     streaming_timeout: int = _setting(
         600,
         'Seconds after its last change that a reply left "streaming" reads as "failed" '
@@ -202,7 +207,13 @@ class Settings:
                 raise ValueError(f"{name}: must be at least 1")
         if self.port > PORT_MAX:
             raise ValueError(f"port: must be at most {PORT_MAX}")
-        for name in ("rate_limit_user", "rate_limit_address", "retry_budget_ms", "retention_days"):
+        for name in (
+            "rate_limit_user",
+            "rate_limit_address",
+            "retry_budget_ms",
+            "retention_days",
+            "search_digest_from",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be at least 0")
         if self.wechat_timeout_ms > WECHAT_TIMEOUT_MAX_MS:

@@ -181,6 +181,7 @@ async def search_chats(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
         after,
         req.session_id,
         max_reply_bytes=ctx.settings.max_reply_bytes,
+        digest_from=ctx.settings.search_digest_from,
     )
 
 

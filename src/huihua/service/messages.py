@@ -78,7 +78,8 @@ async def update_chat(store: Store, call: WriteCall, req: Any, meta: bytes | Non
         if problem is not None:
             raise InvalidRequest(problem)
         q.update_message(db, req.user_id, req.session_id, req.seq, now, given, role=row.role)
-        q.touch_session(db, req.user_id, req.session_id, now)
+        edited = req.seq if "msg" in given else None
+        q.touch_session(db, req.user_id, req.session_id, now, edited_seq=edited)
         return UpdateChatReply(
             request_id=call.request_id, seq=req.seq, updated_at=timestamps.rfc3339(now)
         )

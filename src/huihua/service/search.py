@@ -9,6 +9,15 @@ which places the snippet and drops those few, and the page ends at ``limit`` res
 earlier at the reply cap of §3. One match beyond the page is asked for, so that
 ``next_cursor`` is ``""`` exactly when nothing is left: a page is one statement.
 
+A search first reads the parts of the user's search digest (store/digest.py) that the query
+needs: when the digest shows that none of the messages it holds can contain the query, only
+those it does not hold yet (each session's tail) are searched, and a query that matches
+nothing costs a few rows rather than a walk of the user's whole history. A search that
+walked to the end of the history finds out how much is not digested yet; past
+``digest_from`` (then :data:`EXTEND_FROM`) messages, it adds up to :data:`DIGEST_MOST` of
+them to the digest after its read (texts and bits read off the event loop, then one short
+write), before it replies. A digest that fails to be made costs its search nothing.
+
 ``snippet`` is ``[before, match, after]``, cut from ``msg`` around its first match: at most
 :data:`SNIPPET_MAX` characters in all, ``…`` (counted) where text was cut, the room beyond
 the match shared between the two sides.
@@ -16,6 +25,7 @@ the match shared between the two sides.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -25,7 +35,7 @@ from huihua import timestamps
 from huihua.errors import NotFound
 from huihua.service.chats import SESSION_NOT_FOUND
 from huihua.service.users import USER_NOT_FOUND
-from huihua.store import Store
+from huihua.store import Store, digest
 from huihua.store import queries as q
 from huihua.store.sql import Db
 from huihua.wire.cursor import encode_search_cursor
@@ -35,6 +45,11 @@ from huihua.wire.rules import SNIPPET_MAX
 # A page asks for its results and one more; should some not match (MySQL/MariaDB's
 # folding), the next batches ask for twice as many each time, up to BATCH_MAX.
 BATCH_MAX = 512
+# A digest, once made, takes what was written since when this many messages wait (or
+# ``digest_from``, if fewer); each search adds at most DIGEST_MOST messages to it.
+EXTEND_FROM = 256
+DIGEST_MOST = 2_000
+_log = logging.getLogger("huihua.search")
 _encode = msgspec.json.Encoder().encode
 _rfc3339 = timestamps.rfc3339
 ELLIPSIS = "…"
@@ -72,20 +87,27 @@ async def search_chats(
     session_id: str | None,
     *,
     max_reply_bytes: int,
+    digest_from: int = 0,
 ) -> SearchChatsReply:
-    """Return a page of the user's messages that contain ``query``, newest first."""
+    """Return a page of the user's messages that contain ``query``, newest first; past
+    ``digest_from`` undigested messages, add them to the user's search digest."""
     pattern = matcher(query)
     reply = SearchChatsReply(request_id=request_id)
     base = len(_encode(reply)) + 64  # and a cursor
+    wanted = digest.query_positions(query)
+    waiting = 0  # messages not in the digest, when the search read them all
 
     def read(db: Db) -> tuple[list[SearchResult], Any]:
+        nonlocal waiting
+        parts = q.digest_parts(db, user_id, sorted(wanted))
+        tails = parts is not None and not digest.may_contain(parts, wanted)
         results: list[SearchResult] = []
         last: Any = None  # the key of the last result
         size = base
         position = after
         batch = limit + 1
         while True:
-            rows = q.search_candidates(db, user_id, query, batch, position, session_id)
+            rows = q.search_candidates(db, user_id, query, batch, position, session_id, tails=tails)
             for at, sid, seq, role, msg, title in rows:
                 position = (at, sid, seq)
                 found = pattern.search(msg)
@@ -110,15 +132,42 @@ async def search_chats(
             if len(rows) < batch:
                 break
             batch = min(batch * 2, BATCH_MAX)
+        least = digest_from if parts is None else min(digest_from, EXTEND_FROM)
+        waiting = q.undigested(db, user_id)
+        if waiting < max(least, 1):
+            waiting = 0
         if not results and after is None:
-            if not q.user_exists(db, user_id):
+            # (a digest is of a user who exists: /delete_user deletes it with them)
+            if parts is None and not q.user_exists(db, user_id):
                 raise NotFound(USER_NOT_FOUND)
             if session_id is not None and not q.session_exists(db, user_id, session_id):
                 raise NotFound(SESSION_NOT_FOUND)
         return results, None
 
     results, more_after = await store.read(read, long=True)
+    if waiting:
+        await add_to_digest(store, user_id)
     reply.results = results
     if more_after is not None:
         reply.next_cursor = encode_search_cursor(*more_after)
     return reply
+
+
+async def add_to_digest(store: Store, user_id: str, most: int = DIGEST_MOST) -> int:
+    """Add up to ``most`` of the user's undigested messages to their search digest: read
+    their texts and make their bits off the event loop, then apply them in one short write
+    (queries/digests.py says what it checks). Return how many sessions it moved; a failure
+    is logged, never raised: the search it follows has its answer."""
+
+    def gather(db: Db) -> tuple[list[Any], dict[int, bytes]]:
+        sessions, texts = q.digest_texts(db, user_id, most)
+        return sessions, digest.masks(texts)
+
+    try:
+        sessions, masks = await store.read(gather, long=True)
+        if not sessions:
+            return 0
+        return await store.write(lambda db: q.apply_digest(db, user_id, sessions, masks))
+    except Exception:  # the search was answered; the next one may digest
+        _log.warning("search digest of a user not made", exc_info=True)
+        return 0

@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Column, Table, bindparam, func, select
 
-from huihua.store import signature
+from huihua.store import digest, signature
 from huihua.store.dialect import upsert
 from huihua.store.queries._common import matches
 from huihua.store.sql import Db, Statement
@@ -35,10 +35,13 @@ TABLES: dict[str, Table] = {"user": users, "session": chat_sessions, "message": 
 MESSAGES_PER_READ = 1000
 _encode = msgspec.json.Encoder().encode
 
-# The columns a dump holds: every stored one but the search signature (derived).
+# The columns a dump holds: every stored one but the search signature and what the search
+# digest holds of a session (derived; an imported session has nothing digested).
+_DERIVED = {*signature.NAMES, *digest.SESSION_COLUMNS}
 DUMPED: dict[str, list[Column[Any]]] = {
-    kind: [c for c in t.c if c.name not in signature.NAMES] for kind, t in TABLES.items()
+    kind: [c for c in t.c if c.name not in _DERIVED] for kind, t in TABLES.items()
 }
+_NOTHING_DIGESTED = dict.fromkeys(digest.SESSION_COLUMNS, 0)
 _u, _s, _m = users.c, chat_sessions.c, chat_messages.c
 _USER_IDS = Statement(select(_u.user_id))
 _USER = Statement(select(*DUMPED["user"]).where(matches(_u.user_id)))
@@ -194,6 +197,8 @@ def import_rows(db: Db, rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> None
         batch = list(batch)
         if kind == "message":
             batch = [row | signature.stored(row) for row in batch]
+        elif kind == "session":  # nothing of it digested: its messages are searched as they are
+            batch = [row | _NOTHING_DIGESTED for row in batch]
         if batch:
             db.run_many(_upsert(TABLES[kind], db), batch)
 

@@ -155,6 +155,13 @@ class Db:
         self._open()
         return self.alone(statement, **params)
 
+    def binary_tuples(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
+        """Return every row as :meth:`tuples` does, but with bytes kept as bytes (binary
+        values, where ids read as bytes on MySQL/MariaDB are decoded elsewhere)."""
+        self._open()
+        self._run(statement.compiled(self.dialect), params)
+        return self._cursor.fetchall()
+
     def row(self, statement: Statement, **params: Any) -> Any:
         """Return the first row the statement selects, or None."""
         compiled = self._execute(statement, params)

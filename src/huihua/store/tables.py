@@ -19,6 +19,10 @@
   messages that are neither ``user`` nor ``ai``, and the index ``ix_chat_messages_search``
   ``(user_id, created_at, session_id, seq, search_0 …)`` holds it in the order a search
   walks: a user's messages, newest first.
+- ``search_digests``: per user, which characters and character pairs their messages hold
+  (digest.py), so that a search no message can match is answered without the walk; each
+  session's ``digested_seq`` says what of it the digest holds, ``search_edits`` counts the
+  changes of its messages' text.
 - ``idempotency_records``: the reply to each write that carried a ``request_id``, with a
   fingerprint of its request, written in the same transaction as the write (API.md §4).
 - ``users.token_nonce``: a random value every user token carries and every request checks;
@@ -44,6 +48,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -123,6 +128,11 @@ chat_sessions = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("last_seq", Integer, nullable=False, server_default=text("0")),
     Column("pinned_at", BigInteger, nullable=True),
+    # What the user's search digest holds of the session: its messages up to this seq, as
+    # their text was when it was made (digest.py); ``search_edits`` counts the changes of
+    # its messages' text, so that a digest made meanwhile does not claim them.
+    Column("digested_seq", Integer, nullable=False, server_default=text("0")),
+    Column("search_edits", Integer, nullable=False, server_default=text("0")),
     # The list's order, and every column a page shows: the unpinned sessions of a page are
     # read from the index alone (``pinned_at IS NULL`` is checked in it too).
     Index(
@@ -170,6 +180,17 @@ chat_messages = Table(
         "seq",
         *signature.NAMES,
     ),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# A user's search digest (digest.py): which characters and pairs their messages hold, in
+# parts of 1 KiB; a search that none can contain is answered from a few of these rows.
+search_digests = Table(
+    "search_digests",
+    metadata,
+    Column("user_id", Identifier(128), primary_key=True),
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("bits", LargeBinary, nullable=False),
     **MYSQL_TABLE_OPTIONS,
 )
 

@@ -31,6 +31,13 @@ from huihua.store.queries.changes import (
     rate_message,
     update_message,
 )
+from huihua.store.queries.digests import (
+    apply_digest,
+    delete_digest,
+    digest_parts,
+    digest_texts,
+    undigested,
+)
 from huihua.store.queries.idempotency import get_idempotency, put_idempotency
 from huihua.store.queries.messages import (
     CHANGEABLE,
@@ -71,13 +78,17 @@ __all__ = [
     "append_alone",
     "append_turn_alone",
     "appends_alone",
+    "apply_digest",
     "bump_session",
     "claim_login_code",
     "delete_all_sessions",
+    "delete_digest",
     "delete_login_code",
     "delete_messages",
     "delete_session",
     "delete_user",
+    "digest_parts",
+    "digest_texts",
     "finish_login_code",
     "get_idempotency",
     "get_login_code",
@@ -105,6 +116,7 @@ __all__ = [
     "set_token_nonce",
     "touch_session",
     "uncount_messages",
+    "undigested",
     "update_message",
     "update_user",
     "user_exists",

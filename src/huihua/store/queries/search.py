@@ -41,7 +41,7 @@ from huihua.store.dialect import Capabilities
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions
 
-_STATEMENTS: dict[tuple[tuple[int, ...], bool, bool, bool, bool], Statement] = {}
+_STATEMENTS: dict[tuple[tuple[int, ...], bool, bool, bool, bool, bool], Statement] = {}
 # A result: (created_at, session_id, seq, role, msg, session_title).
 CANDIDATE_FIELDS = ("created_at", "session_id", "seq", "role", "msg", "session_title")
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -128,16 +128,13 @@ def _then_sql(element: Any, compiler: Any, asfrom: bool = False, **kw: Any) -> s
     return f"{left}{operator}{right} ON {element.onclause._compiler_dispatch(compiler, **kw)}"
 
 
-def _statement(
-    tested: tuple[int, ...], folded: bool, after: bool, in_session: bool, lateral: bool
-) -> Statement:
-    walked = chat_messages.alias("walked")
-    message = chat_messages.alias("message")
-    session = chat_sessions.alias("session")
-    w, m, s = walked.c, message.c, session.c
-    where = [w.user_id == bindparam("user_id")]
-    if in_session:
-        where.append(w.session_id == bindparam("session_id"))
+def _signature_and_position(
+    w: Any, tested: tuple[int, ...], after: bool, *, by_key: bool = False
+) -> list[Any]:
+    """The conditions on a message ``w`` of every search: its signature has the query's
+    bits, and (``after``) it comes after the keyset position (``by_key``: written so that
+    no planner reads the messages by their time instead of by the primary key)."""
+    where = []
     for i, column in enumerate(tested):
         # ``x & b >= b`` is ``x & b = b`` (no column is ever negative), and a planner's
         # guess of how many rows pass it is a third, not the 0.5% of an equality: nearer
@@ -148,14 +145,82 @@ def _statement(
         # Rows strictly before (at, session, seq) in the walk's (desc, desc, desc) order; the
         # first term bounds the index range scan on every engine.
         at, sid = bindparam("at"), bindparam("sid")
+        created_at = w.created_at + _ZERO if by_key else w.created_at
         where += [
-            w.created_at <= at,
+            created_at <= at,
             or_(
-                w.created_at < at,
+                created_at < at,
                 w.session_id < sid,
                 and_(w.session_id == sid, w.seq < bindparam("seq")),
             ),
         ]
+    return where
+
+
+def _tail_statement(
+    tested: tuple[int, ...], folded: bool, after: bool, in_session: bool, lateral: bool
+) -> Statement:
+    """The search of what the user's digest does not hold: the messages above each
+    session's ``digested_seq``, read session by session by the primary key, and sorted (a
+    tail is what was written since the digest was last added to: a few messages). The
+    sessions come first (``CROSS JOIN``, ``STRAIGHT_JOIN``, a ``LATERAL`` read on
+    PostgreSQL), and the messages are read by the primary key (named on MySQL/MariaDB;
+    elsewhere the keyset's time is written ``created_at + 0``, which no index serves)."""
+    session = chat_sessions.alias("session")
+    message = chat_messages.alias("message")
+    s, m = session.c, message.c
+    where = [s.user_id == bindparam("user_id"), s.last_seq > s.digested_seq]
+    if in_session:
+        where.append(s.session_id == bindparam("session_id"))
+    position = _folded_position if folded else _position
+    inner = [
+        *_signature_and_position(m, tested, after, by_key=True),
+        position(m.msg, bindparam("query")) > _ZERO,
+    ]
+    same = and_(m.user_id == s.user_id, m.session_id == s.session_id, m.seq > s.digested_seq)
+    if lateral:
+        read: Any = (
+            select(m.created_at, m.session_id, m.seq, m.role, m.msg)
+            .where(same, *inner)
+            .offset(_ZERO)
+            .lateral("message")
+        )
+        source = session.join(read, true())
+    else:
+        read = message
+        source = _then(session, message, same)
+        where += inner
+    r = read.c
+    found = (
+        select(r.created_at, r.session_id, r.seq, r.role, r.msg, s.session_title)
+        .select_from(source)
+        .where(*where)
+        .order_by(r.created_at.desc(), r.session_id.desc(), r.seq.desc())
+        .limit(bindparam("limit"))
+    )
+    for dialect in _MYSQL:
+        found = found.with_hint(message, "FORCE INDEX (PRIMARY)", dialect)
+    return Statement(found)
+
+
+def _statement(
+    tested: tuple[int, ...],
+    folded: bool,
+    after: bool,
+    in_session: bool,
+    lateral: bool,
+    tails: bool,
+) -> Statement:
+    if tails:
+        return _tail_statement(tested, folded, after, in_session, lateral)
+    walked = chat_messages.alias("walked")
+    message = chat_messages.alias("message")
+    session = chat_sessions.alias("session")
+    w, m, s = walked.c, message.c, session.c
+    where = [w.user_id == bindparam("user_id")]
+    if in_session:
+        where.append(w.session_id == bindparam("session_id"))
+    where += _signature_and_position(w, tested, after)
     position = _folded_position if folded else _position
     same = and_(m.user_id == w.user_id, m.session_id == w.session_id, m.seq == w.seq)
     contains = position(m.msg, bindparam("query")) > _ZERO
@@ -192,12 +257,21 @@ def search_statement(
     limit: int,
     after: tuple[int, str, int] | None = None,
     session_id: str | None = None,
+    *,
+    tails: bool = False,
 ) -> tuple[Statement, dict[str, Any]]:
     """Return the statement :func:`search_candidates` runs, and its parameters."""
     mask = signature.query_mask(query)
     tested = tuple(column for column, _ in mask)
     folded = not _LETTERS.isdisjoint(query)
-    key = (tested, folded, after is not None, session_id is not None, caps.search_reads_lateral)
+    key = (
+        tested,
+        folded,
+        after is not None,
+        session_id is not None,
+        caps.search_reads_lateral,
+        tails,
+    )
     statement = _STATEMENTS.get(key)
     if statement is None:
         statement = _STATEMENTS[key] = _statement(*key)
@@ -218,11 +292,16 @@ def search_candidates(
     limit: int,
     after: tuple[int, str, int] | None = None,
     session_id: str | None = None,
+    *,
+    tails: bool = False,
 ) -> list[Any]:
     """Return up to ``limit`` of the user's ``user`` and ``ai`` messages (of one session,
     when given) that contain ``query``, newest first, from after the keyset position
     ``after`` (created_at, session_id, seq): tuples of :data:`CANDIDATE_FIELDS`. On
     MySQL/MariaDB a few may not contain it as §5.3 says (``LOWER`` folds more than A–Z):
-    the caller matches."""
-    statement, params = search_statement(db.caps, user_id, query, limit, after, session_id)
+    the caller matches. ``tails``: only among the messages the user's search digest does
+    not hold (those above each session's ``digested_seq``)."""
+    statement, params = search_statement(
+        db.caps, user_id, query, limit, after, session_id, tails=tails
+    )
     return db.tuples(statement, **params)

@@ -13,9 +13,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, literal_column, null, or_, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
 
 from huihua.store.queries._common import insert_row, matches
+from huihua.store.queries.digests import delete_digest
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions
 
@@ -59,6 +71,20 @@ _LAST_SEQ = Statement(select(_s.last_seq).where(SESSION_KEY))
 _SESSION_EXISTS = Statement(select(_s.chat_count).where(SESSION_KEY))
 _LOCK_SESSION = Statement(select(_s.last_seq).where(SESSION_KEY).with_for_update())
 _TOUCH = Statement(update(chat_sessions).where(SESSION_KEY).values(updated_at=bindparam("now")))
+# A message's text changed: the digest no longer holds it (nor any later one of the
+# session), and a digest made meanwhile sees the edit (queries/digests.py).
+_TOUCH_EDITED = Statement(
+    update(chat_sessions)
+    .where(SESSION_KEY)
+    .values(
+        updated_at=bindparam("now"),
+        digested_seq=case(
+            (_s.digested_seq >= bindparam("seq"), bindparam("seq") - literal_column("1")),
+            else_=_s.digested_seq,
+        ),
+        search_edits=_s.search_edits + literal_column("1"),
+    )
+)
 _RENAME = Statement(
     update(chat_sessions).where(SESSION_KEY).values(session_title=bindparam("title"))
 )
@@ -146,6 +172,8 @@ def insert_session(
         created_at=now,
         updated_at=now,
         pinned_at=None,
+        digested_seq=0,
+        search_edits=0,
     )
 
 
@@ -160,9 +188,15 @@ def lock_session(db: Db, user_id: str, session_id: str) -> bool:
     return db.row(_LOCK_SESSION, user_id=user_id, session_id=session_id) is not None
 
 
-def touch_session(db: Db, user_id: str, session_id: str, now: int) -> None:
-    """Move a session to the top of the list (a message of it changed)."""
-    db.run(_TOUCH, user_id=user_id, session_id=session_id, now=now)
+def touch_session(
+    db: Db, user_id: str, session_id: str, now: int, *, edited_seq: int | None = None
+) -> None:
+    """Move a session to the top of the list (a message of it changed; ``edited_seq``: the
+    text of that message)."""
+    if edited_seq is None:
+        db.run(_TOUCH, user_id=user_id, session_id=session_id, now=now)
+    else:
+        db.run(_TOUCH_EDITED, user_id=user_id, session_id=session_id, now=now, seq=edited_seq)
 
 
 def rename_session(db: Db, user_id: str, session_id: str, title: str) -> bool:
@@ -229,6 +263,9 @@ def delete_session(db: Db, user_id: str, session_id: str) -> bool:
 
 
 def delete_all_sessions(db: Db, user_id: str) -> int:
-    """Delete every session and message of a user; return how many sessions there were."""
+    """Delete every session and message of a user, and their search digest; return how many
+    sessions there were."""
     db.run(_DELETE_USER_MESSAGES, user_id=user_id)
-    return db.run(_DELETE_USER_SESSIONS, user_id=user_id)
+    deleted = db.run(_DELETE_USER_SESSIONS, user_id=user_id)
+    delete_digest(db, user_id)
+    return deleted
