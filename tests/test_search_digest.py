@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from huihua.config import Settings
 from huihua.service.search import add_to_digest
-from huihua.store import digest, open_store
+from huihua.store import digest, open_store, signature, slices
 from huihua.store import queries as q
 from huihua.store.engine import store_kind
 
@@ -150,14 +150,15 @@ def test_a_digest_of_texts_that_changed_meanwhile_claims_nothing(
     async def interleaved() -> int:
         store = open_store(_settings(api))
         try:
-            sessions, texts = await store.read(lambda db: q.digest_texts(db, user, 100))
+            gathered = await store.read(lambda db: q.gather_digest(db, user, 100))
             if change == "update_chat":  # the text read is no longer the message's
                 ok(api, "/update_chat", user_id=user, session_id="s", seq=2, msg="新文 龘")
             else:
                 ok(api, "/delete_specific_session", user_id=user, session_id="s")
                 add(api, user, "s", "新文 龘", "新文 二")
-            masks = digest.masks(texts)
-            return await store.write(lambda db: q.apply_digest(db, user, sessions, masks))
+            masks = digest.masks(gathered.texts)
+            sliced = slices.transpose(gathered.placed)
+            return await store.write(lambda db: q.apply_digest(db, user, gathered, masks, sliced))
         finally:
             store.close()
 
@@ -186,3 +187,57 @@ def test_add_to_digest_takes_at_most_what_it_is_given(api: Api, user: str) -> No
     assert (digested_seq(api, user, "a"), digested_seq(api, user, "b")) == (5, 2)
     assert found(api, user, "龘") == []
     assert found(api, user, "第4条") == [("b", 5), ("a", 5)]
+
+
+def test_slices_place_and_find_positions_across_blocks() -> None:
+    sigs = {p: signature.signature(f"第{p}条") for p in range(3)}
+    sliced = slices.transpose(sigs.items())
+    base = slices.BLOCK - 2  # positions 2046, 2047 in block 0, 2048 in block 1
+    parts = {part: slices.as_bytes(value) for part, value in slices.placed_at(sliced, base).items()}
+    runs = slices.runs_by_block("s", 10, base, 3)
+    assert runs == [(0, ("s", 10, base, 2)), (1, ("s", 12, base + 2, 1))]
+    for block, run in runs:
+        parts[slices.directory_part(block)] = slices.encode_runs([run])
+    for p, seq in ((0, 10), (1, 11), (2, 12)):
+        bits = slices.query_bits(f"第{p}条")
+        found = slices.survivors(parts, bits, 2)
+        assert found is not None
+        assert (("s", seq)) in slices.keys(found, parts)
+    assert slices.survivors(parts, [], 2) is None  # nothing to test by: the walk
+    assert slices.next_position(slices.head(4097)) == 4097
+    assert slices.blocks(slices.head(4097)) == 3
+
+
+def test_many_messages_across_blocks_in_two_steps(api: Api, user: str) -> None:
+    for s, count in (("a", 1500), ("b", 700)):
+        for first in range(0, count, 100):
+            chats = [{"role": "user", "msg": f"第{s}{n}条 天气"} for n in range(first, first + 100)]
+            ok(api, "/add_chats", user_id=user, session_id=s, chats=chats)
+    assert found(api, user, "龘") == []  # digests 2,000 of the 2,200
+    assert (digested_seq(api, user, "a"), digested_seq(api, user, "b")) == (1500, 500)
+    assert found(api, user, "龘") == []  # and the rest
+    assert digested_seq(api, user, "b") == 700
+    # sparse hits: by the slices (positions 2,046 to 2,049 straddle two blocks)
+    for n in (545, 546, 547, 548, 699):
+        assert found(api, user, f"第b{n}条") == [("b", n + 1)], n
+    assert found(api, user, "第a0条") == [("a", 1)]
+    # a common word: too many survivors, the walk; pages exact
+    page = ok(api, "/search_chats", user_id=user, query="天气", limit=100)
+    assert [r["seq"] for r in page["results"]][:3] == [700, 699, 698]
+    assert page["next_cursor"]
+
+
+def test_a_sparse_hit_among_many_and_its_pages(api: Api, user: str) -> None:
+    chats = [{"role": "user", "msg": f"普通的话 {n}"} for n in range(100)]
+    for _ in range(3):
+        ok(api, "/add_chats", user_id=user, session_id="a", chats=chats)
+    add(api, user, "b", "稀有词 一", "稀有词 二", "稀有词 三")
+    for _ in range(3):
+        ok(api, "/add_chats", user_id=user, session_id="c", chats=chats)
+    assert found(api, user, "龘") == []
+    assert found(api, user, "稀有词", limit=1) == [("b", 3), ("b", 2), ("b", 1)]
+    assert found(api, user, "稀有词", limit=2, session_id="b") == [("b", 3), ("b", 2), ("b", 1)]
+    ok(api, "/delete_chat", user_id=user, session_id="b", seq=2)
+    assert found(api, user, "稀有词") == [("b", 3), ("b", 1)]
+    add(api, user, "b", "稀有词 四")  # a tail beside what the digest holds
+    assert found(api, user, "稀有词", limit=1) == [("b", 4), ("b", 3), ("b", 1)]

@@ -23,6 +23,7 @@ from huihua.config import Settings
 from huihua.store import migrate, signature
 from huihua.store.dialect import capabilities
 from huihua.store.engine import store_kind
+from huihua.store.queries.keyed import _BY_KEY_ARRAYS, _by_keys_statement
 from huihua.store.queries.search import search_statement
 from huihua.store.tables import chat_messages, chat_sessions, users
 
@@ -238,3 +239,27 @@ def test_a_search_of_what_the_digest_lacks_reads_each_session_by_its_key(
         plans.append(_generic_plan(engine, compiled.sql, bound))
     for plan in plans:
         _reads_by_key(_kind(engine), plan)
+
+
+def test_the_survivors_of_the_digest_are_read_each_by_its_key(engine: Engine) -> None:
+    caps = capabilities(engine.dialect)
+    keys = [(f"s{s:02d}", n) for s in range(0, SESSIONS, 3) for n in (1, 50)]
+    if caps.binds_arrays:
+        statement = _BY_KEY_ARRAYS
+        params: dict[str, Any] = {"sids": [k[0] for k in keys], "seqs": [k[1] for k in keys]}
+    else:
+        statement = _by_keys_statement(len(keys), caps.keys_as_row_values)
+        params = {f"sid_{i}": k[0] for i, k in enumerate(keys)}
+        params |= {f"seq_{i}": k[1] for i, k in enumerate(keys)}
+    compiled = statement.compiled(engine.dialect)
+    bound = compiled.defaults | params | {"user_id": HEAVY}
+    plan = _explained(engine, compiled.sql, compiled.pick(bound) if compiled.pick else bound)
+    kind = _kind(engine)
+    if kind == "sqlite":
+        assert "MULTI-INDEX OR" in plan, plan
+        assert "SCAN message" not in plan and "ix_chat_messages_search" not in plan, plan
+    elif kind == "postgresql":
+        assert "Seq Scan on chat_messages" not in plan, plan
+        assert re.search(r"on chat_messages message .*\n +Index Cond: \(+user_id.*seq", plan), plan
+    else:
+        assert re.search(r"\| message \| range \| [A-Za-z_,]+ \| PRIMARY \|", plan), plan

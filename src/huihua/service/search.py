@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -35,7 +36,7 @@ from huihua import timestamps
 from huihua.errors import NotFound
 from huihua.service.chats import SESSION_NOT_FOUND
 from huihua.service.users import USER_NOT_FOUND
-from huihua.store import Store, digest
+from huihua.store import Store, digest, slices
 from huihua.store import queries as q
 from huihua.store.sql import Db
 from huihua.wire.cursor import encode_search_cursor
@@ -49,6 +50,7 @@ BATCH_MAX = 512
 # ``digest_from``, if fewer); each search adds at most DIGEST_MOST messages to it.
 EXTEND_FROM = 256
 DIGEST_MOST = 2_000
+TAILS_MOST = 1_000_000  # a search by the digest's slices reads every candidate of the tails
 _log = logging.getLogger("huihua.search")
 _encode = msgspec.json.Encoder().encode
 _rfc3339 = timestamps.rfc3339
@@ -77,6 +79,68 @@ def snippet(msg: str, start: int, end: int) -> list[str]:
     return [before, match, after]
 
 
+def _walk(
+    db: Db,
+    user_id: str,
+    query: str,
+    limit: int,
+    after: tuple[int, str, int] | None,
+    session_id: str | None,
+    *,
+    tails: bool,
+) -> Iterator[Any]:
+    """The store's candidates, newest first, batch after batch (``tails``: only the
+    messages the digest does not hold)."""
+    position = after
+    batch = limit + 1
+    while True:
+        rows = q.search_candidates(db, user_id, query, batch, position, session_id, tails=tails)
+        for row in rows:
+            position = (row[0], row[1], row[2])
+            yield row
+        if len(rows) < batch:
+            return
+        batch = min(batch * 2, BATCH_MAX)
+
+
+def _survivors(db: Db, user_id: str, query: str, head: bytes) -> list[tuple[str, int]] | None:
+    """The keys of the digested messages whose signatures have the query's bits (slices.py);
+    None: too many, or nothing to test them by."""
+    bits = slices.query_bits(query)
+    if not bits or head[:1] != slices.FORMAT:
+        return None
+    count = slices.blocks(head)
+    if not count:
+        return []
+    wanted = slices.parts_to_read(bits, count)
+    parts = q.digest_parts(db, user_id, wanted, head=False)
+    found = slices.survivors(parts, bits, count)
+    return None if found is None else sorted(slices.keys(found, parts))
+
+
+def _newest_first(row: Any) -> tuple[int, str, int]:
+    return (row[0], row[1], row[2])
+
+
+def _keyed(
+    db: Db,
+    user_id: str,
+    query: str,
+    keys: list[tuple[str, int]],
+    after: tuple[int, str, int] | None,
+    session_id: str | None,
+) -> list[Any]:
+    """The surviving digested messages and the tails' candidates, newest first, after the
+    keyset position: each message once (one the digest holds may be in a tail as well)."""
+    if session_id is not None:
+        keys = [key for key in keys if key[0] == session_id]
+    rows = {(row[1], row[2]): row for row in q.messages_by_keys(db, user_id, keys)}
+    tails = q.search_candidates(db, user_id, query, TAILS_MOST, after, session_id, tails=True)
+    rows.update(((row[1], row[2]), row) for row in tails)
+    found = sorted(rows.values(), key=_newest_first, reverse=True)
+    return [row for row in found if after is None or _newest_first(row) < after]
+
+
 async def search_chats(
     store: Store,
     request_id: str,
@@ -97,41 +161,43 @@ async def search_chats(
     wanted = digest.query_positions(query)
     waiting = 0  # messages not in the digest, when the search read them all
 
+    def candidates(db: Db, parts: dict[int, bytes] | None) -> Iterable[Any]:
+        """The rows that may match, newest first: by the walk, or as the digest says."""
+        if parts is None:  # no digest: the walk
+            return _walk(db, user_id, query, limit, after, session_id, tails=False)
+        if not digest.may_contain(parts, wanted):  # only what it does not hold yet
+            return _walk(db, user_id, query, limit, after, session_id, tails=True)
+        keys = _survivors(db, user_id, query, parts[digest.HEAD])
+        if keys is None:  # too many: a page fills soon on the walk
+            return _walk(db, user_id, query, limit, after, session_id, tails=False)
+        return _keyed(db, user_id, query, keys, after, session_id)
+
     def read(db: Db) -> tuple[list[SearchResult], Any]:
         nonlocal waiting
         parts = q.digest_parts(db, user_id, sorted(wanted))
-        tails = parts is not None and not digest.may_contain(parts, wanted)
         results: list[SearchResult] = []
         last: Any = None  # the key of the last result
         size = base
-        position = after
-        batch = limit + 1
-        while True:
-            rows = q.search_candidates(db, user_id, query, batch, position, session_id, tails=tails)
-            for at, sid, seq, role, msg, title in rows:
-                position = (at, sid, seq)
-                found = pattern.search(msg)
-                if found is None:
-                    continue
-                if len(results) == limit:
-                    return results, last
-                result = SearchResult(
-                    sid,
-                    title or "",
-                    seq,
-                    role,
-                    msg,
-                    snippet(msg, found.start(), found.end()),
-                    _rfc3339(at),
-                )
-                size += len(_encode(result)) + 1
-                if results and size > max_reply_bytes:
-                    return results, last
-                results.append(result)
-                last = position
-            if len(rows) < batch:
-                break
-            batch = min(batch * 2, BATCH_MAX)
+        for at, sid, seq, role, msg, title in candidates(db, parts):
+            found = pattern.search(msg)
+            if found is None:
+                continue
+            if len(results) == limit:
+                return results, last
+            result = SearchResult(
+                sid,
+                title or "",
+                seq,
+                role,
+                msg,
+                snippet(msg, found.start(), found.end()),
+                _rfc3339(at),
+            )
+            size += len(_encode(result)) + 1
+            if results and size > max_reply_bytes:
+                return results, last
+            results.append(result)
+            last = (at, sid, seq)
         least = digest_from if parts is None else min(digest_from, EXTEND_FROM)
         waiting = q.undigested(db, user_id)
         if waiting < max(least, 1):
@@ -159,15 +225,15 @@ async def add_to_digest(store: Store, user_id: str, most: int = DIGEST_MOST) -> 
     (queries/digests.py says what it checks). Return how many sessions it moved; a failure
     is logged, never raised: the search it follows has its answer."""
 
-    def gather(db: Db) -> tuple[list[Any], dict[int, bytes]]:
-        sessions, texts = q.digest_texts(db, user_id, most)
-        return sessions, digest.masks(texts)
+    def gather(db: Db) -> tuple[q.Gathered, dict[int, bytes], dict[int, int]]:
+        gathered = q.gather_digest(db, user_id, most)
+        return gathered, digest.masks(gathered.texts), slices.transpose(gathered.placed)
 
     try:
-        sessions, masks = await store.read(gather, long=True)
-        if not sessions:
+        gathered, masks, sliced = await store.read(gather, long=True)
+        if not gathered.sessions:
             return 0
-        return await store.write(lambda db: q.apply_digest(db, user_id, sessions, masks))
+        return await store.write(lambda db: q.apply_digest(db, user_id, gathered, masks, sliced))
     except Exception:  # the search was answered; the next one may digest
         _log.warning("search digest of a user not made", exc_info=True)
         return 0

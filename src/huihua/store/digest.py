@@ -6,7 +6,8 @@ dozen. The digest answers "can any of this user's messages contain the query?" f
 rows, so that a query none of them can contain is answered without the walk.
 
 It is made of parts of :data:`PART_BYTES` bytes (rows of ``search_digests``, keyed by
-``(user_id, part)``; a part that is absent is all zeros), of two kinds:
+``(user_id, part)``; a part that is absent is all zeros), of two kinds (the head part,
+:data:`HEAD`, says a digest exists; the bit-sliced signatures of slices.py are parts too):
 
 - parts ``0`` … ``7``: every UTF-16 code unit the messages hold, exactly: unit ``u`` is bit
   ``u % 8192`` of part ``u // 8192``;
@@ -37,8 +38,7 @@ UNIT_PARTS = 65536 // PART_BITS  # 8
 PAIR_PARTS = 256
 PARTS = UNIT_PARTS + PAIR_PARTS
 SESSION_COLUMNS = ("digested_seq", "search_edits")  # derived: never dumped
-HEAD = -1  # the part whose row says a digest exists (its bits: FORMAT)
-FORMAT = b"\x01"
+HEAD = -1  # the part whose row says a digest exists (its bits: slices.head())
 
 _FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 _MULTIPLIER = 0x9E3779B97F4A7C15

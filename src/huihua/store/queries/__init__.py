@@ -32,13 +32,15 @@ from huihua.store.queries.changes import (
     update_message,
 )
 from huihua.store.queries.digests import (
+    Gathered,
     apply_digest,
     delete_digest,
     digest_parts,
-    digest_texts,
+    gather_digest,
     undigested,
 )
 from huihua.store.queries.idempotency import get_idempotency, put_idempotency
+from huihua.store.queries.keyed import messages_by_keys
 from huihua.store.queries.messages import (
     CHANGEABLE,
     EXTRA_FIELDS,
@@ -75,6 +77,7 @@ __all__ = [
     "EXTRA_FIELDS",
     "MESSAGE_FIELDS",
     "PAGE_FIELDS",
+    "Gathered",
     "append_alone",
     "append_turn_alone",
     "appends_alone",
@@ -88,8 +91,8 @@ __all__ = [
     "delete_session",
     "delete_user",
     "digest_parts",
-    "digest_texts",
     "finish_login_code",
+    "gather_digest",
     "get_idempotency",
     "get_login_code",
     "get_token_nonce",
@@ -103,6 +106,7 @@ __all__ = [
     "lock_session",
     "message_for_update",
     "message_role",
+    "messages_by_keys",
     "messages_page",
     "new_token_nonce",
     "pin_session",

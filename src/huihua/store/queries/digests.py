@@ -16,11 +16,22 @@ Locks are taken in the order sessions, then the digest's rows, as /delete_sessio
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from huihua.store import digest
+from huihua.store import digest, signature, slices
 from huihua.store.queries._common import insert_row, matches
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions, search_digests
@@ -40,8 +51,9 @@ _TAILS = Statement(
     .order_by(_s.session_id)
 )
 # The searched messages (those with a signature: user and ai) of a range of seqs.
+# The searched messages (those with a signature: user and ai) of a range of seqs.
 _TEXTS = Statement(
-    select(_m.msg).where(
+    select(_m.seq, _m.msg, *(_m[name] for name in signature.NAMES)).where(
         matches(_m.user_id),
         matches(_m.session_id),
         _m.seq > bindparam("after"),
@@ -60,7 +72,14 @@ _MOVE = Statement(
     )
     .values(digested_seq=bindparam("upto"))
 )
-_STORED = Statement(select(_d.part, _d.bits).where(matches(_d.user_id)).with_for_update())
+_HEAD = Statement(
+    select(_d.bits).where(matches(_d.user_id), _d.part == digest.HEAD).with_for_update()
+)
+_RANGE = Statement(
+    select(_d.part, _d.bits)
+    .where(matches(_d.user_id), _d.part.between(bindparam("first"), bindparam("last")))
+    .with_for_update()
+)
 _INSERT_PART = insert_row(search_digests)
 _UPDATE_PART = Statement(
     update(search_digests)
@@ -68,6 +87,26 @@ _UPDATE_PART = Statement(
     .values(bits=bindparam("new_bits"))
 )
 _DELETE = Statement(delete(search_digests).where(matches(_d.user_id)))
+
+
+def _parts_array() -> Statement:
+    # Each part by the whole primary key, one lookup a part, whatever the statistics say
+    # (with those of a table that grew since, PostgreSQL read all the user's parts).
+    wanted = (
+        func.unnest(bindparam("parts", type_=ARRAY(Integer)))
+        .table_valued("part")
+        .render_derived(name="wanted")
+    )
+    found = (
+        select(_d.bits)
+        .where(_d.user_id == bindparam("user_id"), _d.part == wanted.c.part)
+        .offset(literal_column("0"))
+        .lateral("found")
+    )
+    return Statement(select(wanted.c.part, found.c.bits).select_from(wanted.join(found, true())))
+
+
+_PARTS_ARRAY = _parts_array()
 
 
 def _parts_statement(n: int) -> Statement:
@@ -80,14 +119,19 @@ def _parts_statement(n: int) -> Statement:
     return statement
 
 
-def digest_parts(db: Db, user_id: str, parts: list[int]) -> dict[int, bytes] | None:
-    """Return the user's digest parts of these numbers (an absent part is all zeros), or
-    None: the user has no digest."""
-    wanted = [digest.HEAD, *parts]
-    params: dict[str, Any] = {f"part_{i}": part for i, part in enumerate(wanted)}
-    rows = db.binary_tuples(_parts_statement(len(wanted)), user_id=user_id, **params)
+def digest_parts(db: Db, user_id: str, parts: list[int], *, head: bool = True) -> Any:
+    """Return the user's digest parts of these numbers by number (an absent part is all
+    zeros), or None: the user has no digest (``head``: its head part is read and needed)."""
+    wanted = [digest.HEAD, *parts] if head else list(parts)
+    if db.caps.binds_arrays:
+        rows = db.binary_tuples(_PARTS_ARRAY, user_id=user_id, parts=wanted)
+    else:
+        n = 1 << max(len(wanted) - 1, 0).bit_length()  # a few statement shapes: padded
+        wanted += wanted[-1:] * (n - len(wanted))
+        params: dict[str, Any] = {f"part_{i}": part for i, part in enumerate(wanted)}
+        rows = db.binary_tuples(_parts_statement(n), user_id=user_id, **params)
     found = {part: bytes(bits) for part, bits in rows}
-    if digest.HEAD not in found:
+    if head and digest.HEAD not in found:
         return None
     return found
 
@@ -98,53 +142,94 @@ def undigested(db: Db, user_id: str) -> int:
     return int(db.scalar(_UNDIGESTED, user_id=user_id) or 0)
 
 
-def digest_texts(db: Db, user_id: str, most: int) -> tuple[list[tuple[Any, ...]], list[str]]:
-    """Return what to add to the user's digest next, at most ``most`` seqs: the sessions,
-    each (session_id, created_at, digested_seq, search_edits, upto), and the texts of their
-    searched messages above ``digested_seq`` up to ``upto``."""
-    chosen: list[tuple[Any, ...]] = []
-    texts: list[str] = []
+class Gathered(NamedTuple):
+    """What :func:`gather_digest` read: the sessions, each (session_id, created_at,
+    digested_seq, search_edits, upto, first local position), how many local positions they
+    take, the texts of their searched messages, and each one's (local position, signature)."""
+
+    sessions: list[tuple[Any, ...]]
+    positions: int
+    texts: list[str]
+    placed: list[tuple[int, tuple[Any, ...]]]
+
+
+def gather_digest(db: Db, user_id: str, most: int) -> Gathered:
+    """Read what to add to the user's digest next, at most ``most`` seqs: the searched
+    messages above each session's ``digested_seq``, up to ``upto``."""
+    gathered = Gathered([], 0, [], [])
     left = most
     for session_id, created_at, seen, last, edits in db.tuples(_TAILS, user_id=user_id):
         upto = min(last, seen + left)
+        first = gathered.positions
         rows = db.tuples(_TEXTS, user_id=user_id, session_id=session_id, after=seen, upto=upto)
-        texts += [msg for (msg,) in rows]
-        chosen.append((session_id, created_at, seen, edits, upto))
+        for seq, msg, *columns in rows:
+            gathered.texts.append(msg)
+            gathered.placed.append((first + seq - seen - 1, tuple(columns)))
+        gathered.sessions.append((session_id, created_at, seen, edits, upto, first))
+        gathered = gathered._replace(positions=first + upto - seen)
         left -= upto - seen
         if left <= 0:
             break
-    return chosen, texts
+    return gathered
+
+
+def _stored_range(db: Db, user_id: str, first: int, last: int) -> dict[int, bytes]:
+    rows = db.binary_tuples(_RANGE, user_id=user_id, first=first, last=last)
+    return {part: bytes(bits) for part, bits in rows}
 
 
 def apply_digest(
-    db: Db, user_id: str, sessions: list[tuple[Any, ...]], masks: dict[int, bytes]
+    db: Db,
+    user_id: str,
+    gathered: Gathered,
+    masks: dict[int, bytes],
+    sliced: dict[int, int],
 ) -> int:
-    """Add to the user's digest: move each session's ``digested_seq`` to its ``upto`` where
-    it is still as read, then, if any moved, OR ``masks`` (parts by number) into the stored
-    parts and mark the digest as there. Return how many sessions moved."""
-    moved = 0
-    for session_id, created_at, seen, edits, upto in sessions:
-        moved += db.run(
-            _MOVE,
-            user_id=user_id,
-            session_id=session_id,
-            created_at=created_at,
-            seen=seen,
-            edits=edits,
-            upto=upto,
-        )
+    """Add to the user's digest what :func:`gather_digest` read: move each session's
+    ``digested_seq`` to its ``upto`` where it is still as read; then, if any moved, OR
+    ``masks`` (digest.py's parts) into the stored ones, place ``sliced`` (slices.py, by
+    bit, from local position 0) at the next free position, with the runs of the sessions
+    that moved, and move the head. Return how many sessions moved."""
+    moved = []
+    for session_id, created_at, seen, edits, upto, first in gathered.sessions:
+        params = {"user_id": user_id, "session_id": session_id, "created_at": created_at}
+        if db.run(_MOVE, seen=seen, edits=edits, upto=upto, **params):
+            moved.append((session_id, seen + 1, first, upto - seen))
     if not moved:
         return 0
-    stored = {part: bytes(bits) for part, bits in db.binary_tuples(_STORED, user_id=user_id)}
-    for part, mask in {digest.HEAD: digest.FORMAT, **masks}.items():
+    head = db.binary_tuples(_HEAD, user_id=user_id)
+    base = slices.next_position(bytes(head[0][0])) if head else 0
+    end = base + gathered.positions
+    new: dict[int, bytes] = {}
+    stored = _stored_range(db, user_id, 0, digest.PARTS - 1)
+    for part, mask in masks.items():
+        new[part] = digest.merged(stored.get(part, b""), mask)
+    if gathered.positions:
+        blocks = (base // slices.BLOCK, (end - 1) // slices.BLOCK)
+        directories = _stored_range(db, user_id, *map(slices.directory_part, blocks))
+        stored |= directories
+        runs: dict[int, list[slices.Run]] = {}
+        for session_id, first_seq, first, count in moved:
+            for block, run in slices.runs_by_block(session_id, first_seq, base + first, count):
+                part = slices.directory_part(block)
+                runs.setdefault(part, slices.decode_runs(directories.get(part))).append(run)
+        for part, part_runs in runs.items():
+            new[part] = slices.encode_runs(part_runs)
+        first_slice = slices.slice_part(blocks[0], 0)
+        last_slice = slices.slice_part(blocks[1], slices.BITS - 1)
+        stored |= _stored_range(db, user_id, first_slice, last_slice)
+        for part, value in slices.placed_at(sliced, base).items():
+            new[part] = slices.as_bytes(slices.as_int(stored.get(part)) | value)
+    new[digest.HEAD] = slices.head(end)
+    if head:
+        stored[digest.HEAD] = bytes(head[0][0])
+    for part, bits in new.items():
         old = stored.get(part)
         if old is None:
-            db.run(_INSERT_PART, user_id=user_id, part=part, bits=mask)
-            continue
-        new = digest.merged(old, mask)
-        if new != old:
-            db.run(_UPDATE_PART, key_user=user_id, key_part=part, new_bits=new)
-    return moved
+            db.run(_INSERT_PART, user_id=user_id, part=part, bits=bits)
+        elif bits != old:
+            db.run(_UPDATE_PART, key_user=user_id, key_part=part, new_bits=bits)
+    return len(moved)
 
 
 def delete_digest(db: Db, user_id: str) -> None:

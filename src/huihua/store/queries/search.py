@@ -32,7 +32,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, Join, and_, bindparam, literal_column, or_, select, true
+from sqlalchemy import (
+    Integer,
+    Join,
+    and_,
+    bindparam,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
