@@ -139,35 +139,53 @@ def _settings(api: Api) -> Settings:
     return Settings(database_url=api.settings.database_url)
 
 
-@pytest.mark.parametrize("change", ["update_chat", "delete_and_make_again"])
-def test_a_digest_of_texts_that_changed_meanwhile_claims_nothing(
+@pytest.mark.parametrize("change", ["update_chat", "delete_chat", "delete_and_make_again"])
+def test_a_digest_of_texts_that_changed_meanwhile_writes_nothing(
     api: Api, user: str, change: str
 ) -> None:
     turn = [{"role": "user", "msg": "问题"}, {"role": "ai", "msg": "旧文"}]
     ok(api, "/add_chats", user_id=user, session_id="s", chats=turn)
     add(api, user, "t", "别的")
 
-    async def interleaved() -> int:
+    async def interleaved() -> None:
         store = open_store(_settings(api))
         try:
             gathered = await store.read(lambda db: q.gather_digest(db, user, 100))
             if change == "update_chat":  # the text read is no longer the message's
                 ok(api, "/update_chat", user_id=user, session_id="s", seq=2, msg="新文 龘")
+            elif change == "delete_chat":  # nothing of it may outlive it
+                ok(api, "/delete_chat", user_id=user, session_id="s", seq=2)
             else:
                 ok(api, "/delete_specific_session", user_id=user, session_id="s")
                 add(api, user, "s", "新文 龘", "新文 二")
             masks = digest.masks(gathered.texts)
             sliced = slices.transpose(gathered.placed)
-            return await store.write(lambda db: q.apply_digest(db, user, gathered, masks, sliced))
+            with pytest.raises(q.DigestRaced):
+                await store.write(lambda db: q.apply_digest(db, user, gathered, masks, sliced))
         finally:
             store.close()
 
-    moved = asyncio.run(interleaved())
-    assert moved == 1  # "t" only
-    assert digested_seq(api, user, "t") == 1
-    assert digested_seq(api, user, "s") == 0
-    expected = [("s", 2)] if change == "update_chat" else [("s", 1)]
-    assert found(api, user, "龘") == expected
+    asyncio.run(interleaved())
+    assert digest_parts(api, user) == 0  # rolled back: "t" too
+    assert (digested_seq(api, user, "s"), digested_seq(api, user, "t")) == (0, 0)
+    expected = {"update_chat": [("s", 2)], "delete_chat": [], "delete_and_make_again": [("s", 1)]}
+    assert found(api, user, "龘") == expected[change]
+    assert found(api, user, "旧文") == []
+
+
+def test_deleting_a_message_or_a_session_deletes_the_digest(api: Api, user: str) -> None:
+    add(api, user, "s", "苹果", "香蕉")
+    add(api, user, "t", "橘子")
+    assert found(api, user, "龘") == []
+    assert digest_parts(api, user) > 0
+    ok(api, "/delete_chat", user_id=user, session_id="s", seq=2)
+    assert digest_parts(api, user) == 0
+    assert found(api, user, "香蕉") == []  # read everything: made again
+    assert digest_parts(api, user) > 0
+    ok(api, "/delete_specific_session", user_id=user, session_id="t")
+    assert digest_parts(api, user) == 0
+    assert found(api, user, "橘子") == []
+    assert found(api, user, "苹果") == [("s", 1)]
 
 
 def test_add_to_digest_takes_at_most_what_it_is_given(api: Api, user: str) -> None:

@@ -7,16 +7,22 @@ that contain the query (store/queries/search.py; on MySQL/MariaDB a few more); e
 matched again here (a regular expression of the escaped query, ASCII-only case folding),
 which places the snippet and drops those few, and the page ends at ``limit`` results, or
 earlier at the reply cap of §3. One match beyond the page is asked for, so that
-``next_cursor`` is ``""`` exactly when nothing is left: a page is one statement.
+``next_cursor`` is ``""`` exactly when nothing is left.
 
-A search first reads the parts of the user's search digest (store/digest.py) that the query
-needs: when the digest shows that none of the messages it holds can contain the query, only
-those it does not hold yet (each session's tail) are searched, and a query that matches
-nothing costs a few rows rather than a walk of the user's whole history. A search that
-walked to the end of the history finds out how much is not digested yet; past
-``digest_from`` (then :data:`EXTEND_FROM`) messages, it adds up to :data:`DIGEST_MOST` of
-them to the digest after its read (texts and bits read off the event loop, then one short
-write), before it replies. A digest that fails to be made costs its search nothing.
+Where the candidates come from: a search first reads the parts of the user's search digest
+(store/digest.py) that the query needs. With no digest, the walk of the user's index
+(one statement a page). When the digest shows that none of the messages it holds can
+contain the query, only those it does not hold yet (each session's tail). Otherwise the
+slices of the query's signature bits (store/slices.py) name the few digested messages that
+may contain it, read by key with the tails' candidates, sorted here; or, when more than
+:data:`~huihua.store.slices.CANDIDATES_MOST` survive (a common word), the walk, whose page
+fills at once. So a query that matches nothing, or a few old messages, costs a few rows
+rather than a walk of the user's whole history.
+
+A search that read to the end finds out how much is not digested yet; past ``digest_from``
+(then :data:`EXTEND_FROM`) messages, it adds up to :data:`DIGEST_MOST` of them to the
+digest after its read (texts and bits read off the event loop, then one short write),
+before it replies. A digest that fails to be made costs its search nothing.
 
 ``snippet`` is ``[before, match, after]``, cut from ``msg`` around its first match: at most
 :data:`SNIPPET_MAX` characters in all, ``…`` (counted) where text was cut, the room beyond
@@ -234,6 +240,8 @@ async def add_to_digest(store: Store, user_id: str, most: int = DIGEST_MOST) -> 
         if not gathered.sessions:
             return 0
         return await store.write(lambda db: q.apply_digest(db, user_id, gathered, masks, sliced))
+    except q.DigestRaced:  # a session changed meanwhile: the next search tries again
+        return 0
     except Exception:  # the search was answered; the next one may digest
         _log.warning("search digest of a user not made", exc_info=True)
         return 0

@@ -23,8 +23,9 @@ What a digest covers is kept in each session: ``chat_sessions.digested_seq``, th
 seq of the session whose text the digest holds. The messages above it (its *tail*: what was
 added since, and a message /update_chat changed, which lowers it) are searched by their
 signatures as before, so a digest never needs to change in the transaction of an append.
-A digest only ever gains bits: a deleted message's stay (a superset finds nothing wrong,
-only searches for it), until /delete_sessions or /delete_user remove the user's digest.
+Deleting anything (/delete_chat, /delete_specific_session, /delete_sessions, /delete_user,
+the retention sweep) deletes the user's digest in the same transaction: it holds something
+of every message it took, and the next searches make it again.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from huihua.store.queries.changes import (
     update_message,
 )
 from huihua.store.queries.digests import (
+    DigestRaced,
     Gathered,
     apply_digest,
     delete_digest,
@@ -77,6 +78,7 @@ __all__ = [
     "EXTRA_FIELDS",
     "MESSAGE_FIELDS",
     "PAGE_FIELDS",
+    "DigestRaced",
     "Gathered",
     "append_alone",
     "append_turn_alone",

@@ -10,6 +10,7 @@ from sqlalchemy import and_, bindparam, delete, select, update
 
 from huihua.store import signature
 from huihua.store.queries._common import matches
+from huihua.store.queries.digests import delete_digest
 from huihua.store.queries.messages import CHANGEABLE, MESSAGE_FIELDS
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages
@@ -82,6 +83,9 @@ def rate_message(
 
 
 def delete_messages(db: Db, user_id: str, session_id: str, seq: int, *, later: bool) -> int:
-    """Delete the message at ``seq`` (``later``: and every later one); return how many."""
+    """Delete the message at ``seq`` (``later``: and every later one), and the user's search
+    digest (it holds what they held: the next searches make it again); return how many."""
     statement = _DELETE_FROM if later else _DELETE_ONE
-    return db.run(statement, user_id=user_id, session_id=session_id, seq=seq)
+    deleted = db.run(statement, user_id=user_id, session_id=session_id, seq=seq)
+    delete_digest(db, user_id)
+    return deleted

@@ -5,13 +5,13 @@ A digest is added to in two steps: the texts of the messages above each session'
 ``digested_seq`` are read (and their bits computed) in a read transaction, then one short
 write applies them (:func:`apply_digest`). Between the two, a session may have changed; the
 write moves each session's ``digested_seq`` only if the session is the one that was read
-(its ``created_at``, ``digested_seq`` and ``search_edits`` as read: /update_chat counts an
-edit in ``search_edits``), and writes no bits at all when no session moved (its user may
-have been deleted). The bits it writes are only ever added: a session whose move failed has
-its messages still searched by their signatures, and extra bits cost a search, never a result.
+(its ``created_at``, ``digested_seq`` and ``search_edits`` as read: /update_chat and
+/delete_chat count an edit in ``search_edits``), and writes nothing at all, rolled back,
+when one is not (:class:`DigestRaced`): the next search tries again.
 
-Locks are taken in the order sessions, then the digest's rows, as /delete_sessions and
-/delete_user take them (sessions, then the digest), so neither can deadlock the other.
+Locks are taken in the order sessions, then the digest's rows, as every deletion takes them
+(sessions, then the digest), so neither can deadlock the other. A deletion deletes the
+digest, and counts an edit or deletes the session: a digest made meanwhile claims nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from huihua.errors import Conflict
 from huihua.store import digest, signature, slices
 from huihua.store.queries._common import insert_row, matches
 from huihua.store.sql import Db, Statement
@@ -87,6 +88,11 @@ _UPDATE_PART = Statement(
     .values(bits=bindparam("new_bits"))
 )
 _DELETE = Statement(delete(search_digests).where(matches(_d.user_id)))
+_FORGET = Statement(
+    update(chat_sessions)
+    .where(matches(_s.user_id), _s.digested_seq > literal_column("0"))
+    .values(digested_seq=literal_column("0"))
+)
 
 
 def _parts_array() -> Statement:
@@ -178,6 +184,11 @@ def _stored_range(db: Db, user_id: str, first: int, last: int) -> dict[int, byte
     return {part: bytes(bits) for part, bits in rows}
 
 
+class DigestRaced(Conflict):
+    """A session changed between the digest's read and its write: nothing is written (not
+    even the bits of what did not change: none of what was read may outlive a deletion)."""
+
+
 def apply_digest(
     db: Db,
     user_id: str,
@@ -186,17 +197,16 @@ def apply_digest(
     sliced: dict[int, int],
 ) -> int:
     """Add to the user's digest what :func:`gather_digest` read: move each session's
-    ``digested_seq`` to its ``upto`` where it is still as read; then, if any moved, OR
+    ``digested_seq`` to its ``upto``, each still as read (else DigestRaced); then OR
     ``masks`` (digest.py's parts) into the stored ones, place ``sliced`` (slices.py, by
     bit, from local position 0) at the next free position, with the runs of the sessions
-    that moved, and move the head. Return how many sessions moved."""
+    and move the head. Return how many sessions moved."""
     moved = []
     for session_id, created_at, seen, edits, upto, first in gathered.sessions:
         params = {"user_id": user_id, "session_id": session_id, "created_at": created_at}
-        if db.run(_MOVE, seen=seen, edits=edits, upto=upto, **params):
-            moved.append((session_id, seen + 1, first, upto - seen))
-    if not moved:
-        return 0
+        if not db.run(_MOVE, seen=seen, edits=edits, upto=upto, **params):
+            raise DigestRaced(f"search digest: session {session_id!r} changed while read")
+        moved.append((session_id, seen + 1, first, upto - seen))
     head = db.binary_tuples(_HEAD, user_id=user_id)
     base = slices.next_position(bytes(head[0][0])) if head else 0
     end = base + gathered.positions
@@ -233,5 +243,6 @@ def apply_digest(
 
 
 def delete_digest(db: Db, user_id: str) -> None:
-    """Delete the user's digest (every part)."""
+    """Delete the user's digest (every part), and what each session says it holds."""
+    db.run(_FORGET, user_id=user_id)
     db.run(_DELETE, user_id=user_id)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, select
 
 from huihua.store.queries._common import matches
+from huihua.store.queries.digests import delete_digest
 from huihua.store.queries.sessions import SESSION_KEY
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions, idempotency_records, users
@@ -121,4 +122,5 @@ def purge_session(
         return db.run(_DELETE_MESSAGES_UPTO, **key, upto=upto), MORE
     deleted = db.run(_DELETE_MESSAGES, **key)
     db.run(_DELETE_SESSION, **key)
+    delete_digest(db, user_id)  # it held what the session held
     return deleted, DELETED

@@ -95,8 +95,14 @@ _PIN = Statement(
     .values(pinned_at=func.coalesce(_s.pinned_at, bindparam("now")))
 )
 _UNPIN = Statement(update(chat_sessions).where(SESSION_KEY).values(pinned_at=null()))
+# (counted as an edit too: a search digest made meanwhile does not claim the session)
 _UNCOUNT = Statement(
-    update(chat_sessions).where(SESSION_KEY).values(chat_count=_s.chat_count - bindparam("deleted"))
+    update(chat_sessions)
+    .where(SESSION_KEY)
+    .values(
+        chat_count=_s.chat_count - bindparam("deleted"),
+        search_edits=_s.search_edits + literal_column("1"),
+    )
 )
 _INSERT_SESSION = insert_row(chat_sessions)
 _LIST_COLUMNS = (
@@ -257,9 +263,12 @@ def list_position(row: Any) -> tuple[bool, int, str]:
 
 
 def delete_session(db: Db, user_id: str, session_id: str) -> bool:
-    """Delete a session and its messages; return whether it existed."""
+    """Delete a session and its messages, and the user's search digest (it holds what they
+    held); return whether the session existed."""
     db.run(_DELETE_SESSION_MESSAGES, user_id=user_id, session_id=session_id)
-    return db.run(_DELETE_SESSION, user_id=user_id, session_id=session_id) > 0
+    existed = db.run(_DELETE_SESSION, user_id=user_id, session_id=session_id) > 0
+    delete_digest(db, user_id)
+    return existed
 
 
 def delete_all_sessions(db: Db, user_id: str) -> int:
