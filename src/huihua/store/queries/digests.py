@@ -199,8 +199,8 @@ def apply_digest(
     """Add to the user's digest what :func:`gather_digest` read: move each session's
     ``digested_seq`` to its ``upto``, each still as read (else DigestRaced); then OR
     ``masks`` (digest.py's parts) into the stored ones, place ``sliced`` (slices.py, by
-    bit, from local position 0) at the next free position, with the runs of the sessions
-    and move the head. Return how many sessions moved."""
+    bit, from local position 0) at the next free position with the sessions' runs, and
+    move the head. Return how many sessions moved."""
     moved = []
     for session_id, created_at, seen, edits, upto, first in gathered.sessions:
         params = {"user_id": user_id, "session_id": session_id, "created_at": created_at}
