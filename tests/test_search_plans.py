@@ -170,10 +170,13 @@ def _reads_only_the_users_rows(kind: str, plan: str) -> None:
             assert access in ("ref", "eq_ref", "range", "const"), plan
 
 
-def _plans(engine: Engine, query: str, after: Any, session_id: str | None) -> list[str]:
-    """The plans of a search of HEAVY's: as run, and on PostgreSQL the generic one too."""
+def _plans(
+    engine: Engine, query: str, after: Any, session_id: str | None, *, tails: bool = False
+) -> list[str]:
+    """The plans of a search of HEAVY's (``tails``: of what the digest does not hold): as
+    run, and on PostgreSQL the generic one too."""
     statement, params = search_statement(
-        capabilities(engine.dialect), HEAVY, query, 21, after, session_id
+        capabilities(engine.dialect), HEAVY, query, 21, after, session_id, tails=tails
     )
     compiled = statement.compiled(engine.dialect)
     bound = compiled.defaults | params
@@ -228,16 +231,7 @@ def _reads_by_key(kind: str, plan: str) -> None:
 def test_a_search_of_what_the_digest_lacks_reads_each_session_by_its_key(
     engine: Engine, query: str, after: Any, session_id: str | None
 ) -> None:
-    statement, params = search_statement(
-        capabilities(engine.dialect), HEAVY, query, 21, after, session_id, tails=True
-    )
-    compiled = statement.compiled(engine.dialect)
-    bound = compiled.defaults | params
-    args = compiled.pick(bound) if compiled.pick else bound
-    plans = [_explained(engine, compiled.sql, args)]
-    if engine.dialect.name == "postgresql":
-        plans.append(_generic_plan(engine, compiled.sql, bound))
-    for plan in plans:
+    for plan in _plans(engine, query, after, session_id, tails=True):
         _reads_by_key(_kind(engine), plan)
 
 
