@@ -26,22 +26,17 @@ SQLite and ``STRAIGHT_JOIN`` on MySQL/MariaDB, which keep the order written, wit
 named on MySQL/MariaDB unless the search is in one session (then the primary key may read
 that session alone, and its matches are sorted). The signature test is written ``x & b >=
 b`` (see :func:`_statement`).
+
+``tails``: the same search among the messages the user's search digest does not hold yet
+(queries/digests.py), each session's messages above its ``digested_seq``: the sessions
+first, each one's tail by the primary key (:func:`_tail_statement`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import (
-    Integer,
-    Join,
-    and_,
-    bindparam,
-    literal_column,
-    or_,
-    select,
-    true,
-)
+from sqlalchemy import Integer, Join, and_, bindparam, literal_column, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
