@@ -110,6 +110,13 @@ def merged(old: bytes, mask: bytes) -> bytes:
     return merged.to_bytes(max(len(old), len(mask)), "little")
 
 
+def answers_alone(query: str) -> bool:
+    """Whether the digest's characters and pairs tell, for this query, nearly all that the
+    slices would (a query of one or two UTF-16 units: reading slices costs its hits more
+    than it saves)."""
+    return len(query.encode("utf-16-le", "surrogatepass")) <= 4
+
+
 def may_contain(parts: dict[int, bytes], wanted: dict[int, list[int]]) -> bool:
     """Return whether a digest whose parts are ``parts`` (absent: all zeros) has every bit
     of ``wanted``: False means none of the messages it covers can contain the query."""
