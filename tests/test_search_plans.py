@@ -257,3 +257,25 @@ def test_the_survivors_of_the_digest_are_read_each_by_its_key(engine: Engine) ->
         assert re.search(r"on chat_messages message .*\n +Index Cond: \(+user_id.*seq", plan), plan
     else:
         assert re.search(r"\| message \| range \| [A-Za-z_,]+ \| PRIMARY \|", plan), plan
+
+
+@pytest.mark.parametrize(("query", "after", "session_id"), SEARCHES)
+def test_a_walk_of_the_newest_window_ends_its_range_at_the_window(
+    engine: Engine, query: str, after: Any, session_id: str | None
+) -> None:
+    caps = capabilities(engine.dialect)
+    if _kind(engine) == "mysql":  # MariaDB filters by the window's end row by row
+        assert not caps.walks_a_window
+        return
+    statement, params = search_statement(caps, HEAVY, query, 21, after, session_id, window=1024)
+    compiled = statement.compiled(engine.dialect)
+    bound = compiled.defaults | params
+    plan = _explained(engine, compiled.sql, compiled.pick(bound) if compiled.pick else bound)
+    if _kind(engine) == "sqlite":
+        assert "TEMP B-TREE" not in plan, plan
+        walk = r"walked USING COVERING INDEX ix_chat_messages_search \(user_id=\? AND created_at>\?"
+        assert re.search(walk, plan), plan
+    else:
+        assert "Sort" not in plan and "Seq Scan" not in plan, plan
+        walk = r"on chat_messages walked .*\n +Index Cond: \(.*created_at >= COALESCE"
+        assert re.search(walk, plan), plan

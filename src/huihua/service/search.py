@@ -31,6 +31,7 @@ the match shared between the two sides.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -56,6 +57,7 @@ BATCH_MAX = 512
 # ``digest_from``, if fewer); each search adds at most DIGEST_MOST messages to it.
 EXTEND_FROM = 256
 DIGEST_MOST = 2_000
+WINDOW = 1_024  # the newest index entries a query the digest lets through is first sought in
 TAILS_MOST = 1_000_000  # a search by the digest's slices reads every candidate of the tails
 _log = logging.getLogger("huihua.search")
 _encode = msgspec.json.Encoder().encode
@@ -128,6 +130,9 @@ def _newest_first(row: Any) -> tuple[int, str, int]:
     return (row[0], row[1], row[2])
 
 
+_key = _newest_first
+
+
 def _keyed(
     db: Db,
     user_id: str,
@@ -177,6 +182,14 @@ async def search_chats(
             # One or two units the user has written (exactly), and their pair: a hit but
             # for a pair the filter mistook (3%) or text since changed: the walk.
             return _walk(db, user_id, query, limit, after, session_id, tails=False)
+        if db.caps.walks_a_window:
+            # A common word fills its page among the newest messages: one short statement.
+            newest = q.search_candidates(
+                db, user_id, query, limit + 1, after, session_id, window=WINDOW
+            )
+            if len(newest) > limit:
+                rest = _walk(db, user_id, query, limit, _key(newest[-1]), session_id, tails=False)
+                return itertools.chain(newest, rest)  # (the rest only if some did not match)
         keys = _survivors(db, user_id, query, parts[digest.HEAD])
         if keys is None:  # too many: a page fills soon on the walk
             return _walk(db, user_id, query, limit, after, session_id, tails=False)

@@ -16,6 +16,7 @@ capability                                SQLite    PostgreSQL  MySQL/MariaDB
 ``search_reads_lateral``                  no        yes         no
 ``binds_arrays``                          no        yes         no
 ``keys_as_row_values``                    no        no          yes
+``walks_a_window``                        yes       yes         no
 ========================================  ========  ==========  =============
 """
 
@@ -65,6 +66,11 @@ class Capabilities:
     an OR of each key's terms; SQLite reads the user's whole range for it, and takes the OR
     key by key)."""
 
+    walks_a_window: bool
+    """A walk of the search index can end at a time a scalar subquery gives (the newest
+    ``window`` entries): the index range is bounded by it (SQLite, PostgreSQL's InitPlan).
+    MariaDB filters by it row by row, the whole history read for a miss."""
+
     search_reads_lateral: bool
     """A search reads each message its walk of the index keeps by a ``LATERAL`` subquery
     behind ``OFFSET 0``, so the planner cannot begin anywhere but the walk (PostgreSQL,
@@ -108,6 +114,7 @@ def _capabilities(name: str, update_returning: bool) -> Capabilities:
         search_reads_lateral=postgresql,
         binds_arrays=postgresql,
         keys_as_row_values=mysql,
+        walks_a_window=not mysql,
         snapshot_begin=snapshot,
     )
 

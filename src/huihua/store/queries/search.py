@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, Join, and_, bindparam, literal_column, or_, select, true
+from sqlalchemy import Integer, Join, and_, bindparam, func, literal_column, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -45,7 +45,7 @@ from huihua.store.dialect import Capabilities
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions
 
-_STATEMENTS: dict[tuple[tuple[int, ...], bool, bool, bool, bool, bool], Statement] = {}
+_STATEMENTS: dict[tuple[tuple[int, ...], bool, bool, bool, bool, bool, bool], Statement] = {}
 # A result: (created_at, session_id, seq, role, msg, session_title).
 CANDIDATE_FIELDS = ("created_at", "session_id", "seq", "role", "msg", "session_title")
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -214,6 +214,7 @@ def _statement(
     in_session: bool,
     lateral: bool,
     tails: bool,
+    window: bool,
 ) -> Statement:
     if tails:
         return _tail_statement(tested, folded, after, in_session, lateral)
@@ -225,6 +226,21 @@ def _statement(
     if in_session:
         where.append(w.session_id == bindparam("session_id"))
     where += _signature_and_position(w, tested, after)
+    if window:
+        # Only the ``window`` newest entries (after the position): the walk's range ends at
+        # the time of the last of them, found by one short scan of the same index.
+        recent = chat_messages.alias("recent")
+        r = recent.c
+        floor = (
+            select(r.created_at)
+            .where(r.user_id == bindparam("user_id"), *_signature_and_position(r, (), after))
+            .order_by(r.created_at.desc(), r.session_id.desc(), r.seq.desc())
+            .limit(literal_column("1"))
+            .offset(bindparam("window"))
+        )
+        if in_session:
+            floor = floor.where(r.session_id == bindparam("session_id"))
+        where.append(w.created_at >= func.coalesce(floor.scalar_subquery(), _ZERO))
     position = _folded_position if folded else _position
     same = and_(m.user_id == w.user_id, m.session_id == w.session_id, m.seq == w.seq)
     contains = position(m.msg, bindparam("query")) > _ZERO
@@ -263,6 +279,7 @@ def search_statement(
     session_id: str | None = None,
     *,
     tails: bool = False,
+    window: int | None = None,
 ) -> tuple[Statement, dict[str, Any]]:
     """Return the statement :func:`search_candidates` runs, and its parameters."""
     mask = signature.query_mask(query)
@@ -275,11 +292,14 @@ def search_statement(
         session_id is not None,
         caps.search_reads_lateral,
         tails,
+        window is not None,
     )
     statement = _STATEMENTS.get(key)
     if statement is None:
         statement = _STATEMENTS[key] = _statement(*key)
     params: dict[str, Any] = {"user_id": user_id, "query": query, "limit": limit}
+    if window is not None:
+        params["window"] = window
     for i, (_, bits) in enumerate(mask):
         params[f"bits_{i}"] = bits
     if session_id is not None:
@@ -298,14 +318,16 @@ def search_candidates(
     session_id: str | None = None,
     *,
     tails: bool = False,
+    window: int | None = None,
 ) -> list[Any]:
     """Return up to ``limit`` of the user's ``user`` and ``ai`` messages (of one session,
     when given) that contain ``query``, newest first, from after the keyset position
     ``after`` (created_at, session_id, seq): tuples of :data:`CANDIDATE_FIELDS`. On
     MySQL/MariaDB a few may not contain it as §5.3 says (``LOWER`` folds more than A–Z):
     the caller matches. ``tails``: only among the messages the user's search digest does
-    not hold (those above each session's ``digested_seq``)."""
+    not hold (those above each session's ``digested_seq``); ``window``: only among the
+    user's ``window`` newest messages (after ``after``)."""
     statement, params = search_statement(
-        db.caps, user_id, query, limit, after, session_id, tails=tails
+        db.caps, user_id, query, limit, after, session_id, tails=tails, window=window
     )
     return db.tuples(statement, **params)
