@@ -243,7 +243,7 @@ def test_many_messages_across_blocks_in_two_steps(api: Api, user: str) -> None:
     page = ok(api, "/search_chats", user_id=user, query="天气", limit=100)
     assert [r["seq"] for r in page["results"]][:3] == [700, 699, 698]
     assert page["next_cursor"]
-    # longer, as common: its page fills among the newest messages (SQLite, PostgreSQL)
+    # longer, as common: on SQLite its page fills among the newest messages
     everything = found(api, user, "条 天气", limit=100)
     assert len(everything) == len(set(everything)) == 2200
     assert everything[:2] == [("b", 700), ("b", 699)]
