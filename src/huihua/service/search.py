@@ -16,7 +16,8 @@ contain the query, only those it does not hold yet (each session's tail). A quer
 or two characters it lets through (nearly always a hit), the walk. Otherwise, on SQLite
 (``walks_a_window``), the walk of the user's :data:`WINDOW` newest messages first, where a
 common word fills its page in one statement; then the slices of the query's signature bits
-(store/slices.py) name the few digested messages that may contain it, read by key with the tails' candidates, sorted here; or, when more than
+(store/slices.py) name the few digested messages that may contain it, read by key with
+the tails' candidates, sorted here; or, when more than
 :data:`~huihua.store.slices.CANDIDATES_MOST` survive (a common word), the walk, whose page
 fills at once. So a query that matches nothing, or a few old messages, costs a few rows
 rather than a walk of the user's whole history.
