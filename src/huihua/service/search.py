@@ -107,7 +107,7 @@ def _walk(
     while True:
         rows = q.search_candidates(db, user_id, query, batch, position, session_id, tails=tails)
         for row in rows:
-            position = (row[0], row[1], row[2])
+            position = _newest_first(row)
             yield row
         if len(rows) < batch:
             return
@@ -123,6 +123,7 @@ def _survivors(db: Db, user_id: str, query: str, head: bytes) -> list[tuple[str,
     count = slices.blocks(head)
     if not count:
         return []
+    bits = slices.bits_to_read(bits, count)
     wanted = slices.parts_to_read(bits, count)
     parts = q.digest_parts(db, user_id, wanted, head=False)
     found = slices.survivors(parts, bits, count)
@@ -130,10 +131,8 @@ def _survivors(db: Db, user_id: str, query: str, head: bytes) -> list[tuple[str,
 
 
 def _newest_first(row: Any) -> tuple[int, str, int]:
+    """A candidate's key, (created_at, session_id, seq): the order of a search, reversed."""
     return (row[0], row[1], row[2])
-
-
-_key = _newest_first
 
 
 def _keyed(
@@ -191,7 +190,9 @@ async def search_chats(
                 db, user_id, query, limit + 1, after, session_id, window=WINDOW
             )
             if len(newest) > limit:
-                rest = _walk(db, user_id, query, limit, _key(newest[-1]), session_id, tails=False)
+                rest = _walk(
+                    db, user_id, query, limit, _newest_first(newest[-1]), session_id, tails=False
+                )
                 return itertools.chain(newest, rest)  # (the rest only if some did not match)
         keys = _survivors(db, user_id, query, parts[digest.HEAD])
         if keys is None:  # too many: a page fills soon on the walk

@@ -176,9 +176,13 @@ def keys(found: dict[int, list[int]], directories: dict[int, bytes]) -> set[tupl
     return out
 
 
+def bits_to_read(bits: list[int], count: int) -> list[int]:
+    """The first of ``bits`` whose slices a search reads over ``count`` blocks: all of them,
+    but fewer over a long history (at most SLICES_READ_MOST slice rows)."""
+    return bits[: max(3, SLICES_READ_MOST // max(count, 1))]
+
+
 def parts_to_read(bits: list[int], count: int) -> list[int]:
-    """The parts a search reads for ``bits`` over ``count`` blocks: slices, then directories
-    (over many blocks, ``bits`` is cut to fewer)."""
-    bits[max(3, SLICES_READ_MOST // max(count, 1)) :] = []  # a long history: fewer bits
+    """The parts a search reads for ``bits`` over ``count`` blocks: slices, then directories."""
     wanted = [slice_part(block, bit) for block in range(count) for bit in bits]
     return wanted + [directory_part(block) for block in range(count)]

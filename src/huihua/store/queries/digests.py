@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from huihua.errors import Conflict
 from huihua.store import digest, signature, slices
-from huihua.store.queries._common import insert_row, matches
+from huihua.store.queries._common import insert_row, matches, padded
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions, search_digests
 
@@ -51,7 +51,6 @@ _TAILS = Statement(
     .where(matches(_s.user_id), _s.last_seq > _s.digested_seq)
     .order_by(_s.session_id)
 )
-# The searched messages (those with a signature: user and ai) of a range of seqs.
 # The searched messages (those with a signature: user and ai) of a range of seqs.
 _TEXTS = Statement(
     select(_m.seq, _m.msg, *(_m[name] for name in signature.NAMES)).where(
@@ -132,10 +131,9 @@ def digest_parts(db: Db, user_id: str, parts: list[int], *, head: bool = True) -
     if db.caps.binds_arrays:
         rows = db.binary_tuples(_PARTS_ARRAY, user_id=user_id, parts=wanted)
     else:
-        n = 1 << max(len(wanted) - 1, 0).bit_length()  # a few statement shapes: padded
-        wanted += wanted[-1:] * (n - len(wanted))
+        wanted = padded(wanted)
         params: dict[str, Any] = {f"part_{i}": part for i, part in enumerate(wanted)}
-        rows = db.binary_tuples(_parts_statement(n), user_id=user_id, **params)
+        rows = db.binary_tuples(_parts_statement(len(wanted)), user_id=user_id, **params)
     found = {part: bytes(bits) for part, bits in rows}
     if head and digest.HEAD not in found:
         return None

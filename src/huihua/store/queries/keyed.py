@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from huihua.store.queries._common import padded
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions
 
@@ -115,9 +116,8 @@ def messages_by_keys(db: Db, user_id: str, keys: list[tuple[str, int]]) -> list[
     if db.caps.binds_arrays:
         sids, seqs = [k[0] for k in keys], [k[1] for k in keys]
         return db.tuples(_BY_KEY_ARRAYS, user_id=user_id, sids=sids, seqs=seqs)
-    n = 1 << (len(keys) - 1).bit_length()  # a few statement shapes: padded
-    padded = keys + keys[-1:] * (n - len(keys))
+    keys = padded(keys)
     params: dict[str, Any] = {"user_id": user_id}
-    for i, (session_id, seq) in enumerate(padded):
+    for i, (session_id, seq) in enumerate(keys):
         params[f"sid_{i}"], params[f"seq_{i}"] = session_id, seq
-    return db.tuples(_by_keys_statement(n, db.caps.keys_as_row_values), **params)
+    return db.tuples(_by_keys_statement(len(keys), db.caps.keys_as_row_values), **params)
