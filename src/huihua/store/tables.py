@@ -23,6 +23,15 @@
   (digest.py), so that a search no message can match is answered without the walk; each
   session's ``digested_seq`` says what of it the digest holds, ``search_edits`` counts the
   changes of its messages' text.
+- ``ai_replies``: the replies huihua is asking a model for (API.md §8), a row each while
+  it generates: whose task holds it (``host``) until when (``lease_until``, moved at every
+  flush, at least once a second), how many events it has made (``events``, as of the last
+  flush), the ask's ``request_id`` and whether to send the "answer ready" notice
+  (``notify``). The row goes with the reply's last write; one whose lease ran out belongs
+  to a host that died, and the sweep sets its reply ``failed`` (the index on
+  ``lease_until`` finds them across users: a maintenance sweep).
+- ``ai_usage``: a user's model tokens per day (in the quota's time zone) and model, added
+  when a reply ends: the daily quota's count and the usage figures.
 - ``idempotency_records``: the reply to each write that carried a ``request_id``, with a
   fingerprint of its request, written in the same transaction as the write (API.md §4).
 - ``users.token_nonce``: a random value every user token carries and every request checks;
@@ -191,6 +200,33 @@ search_digests = Table(
     Column("user_id", Identifier(128), primary_key=True),
     Column("part", Integer, primary_key=True, autoincrement=False),
     Column("bits", LargeBinary, nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+ai_replies = Table(
+    "ai_replies",
+    metadata,
+    Column("user_id", Identifier(128), primary_key=True),
+    Column("session_id", Identifier(64), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("request_id", String(128), nullable=True),
+    Column("host", String(64), nullable=False),
+    Column("lease_until", BigInteger, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("notify", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "lease_until"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+ai_usage = Table(
+    "ai_usage",
+    metadata,
+    Column("user_id", Identifier(128), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD in the quota's time zone
+    Column("model", String(128), primary_key=True),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
     **MYSQL_TABLE_OPTIONS,
 )
 
