@@ -33,6 +33,7 @@ from huihua.config import Settings
 from huihua.http.app import create_app
 from huihua.store import migrate
 
+from .fake_model import FakeModel
 from .fake_wechat import APPID, SECRET, FakeWeChat
 from .helpers import start_in_thread
 
@@ -188,12 +189,36 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def api(serve: Callable[..., Api], store_kind: str, wechat: FakeWeChat) -> Api:
+def model() -> Iterator[FakeModel]:
+    """The fake OpenAI-compatible model (fake_model.py), scripted by the tests."""
+    fake = FakeModel(free_port())
+    yield fake
+    fake.stop()
+
+
+MODEL_KEY = "sk-MODEL-KEY-canary-0123456789abcdef"
+MODELS = ("fake-chat", "fake-reasoner")
+
+
+def model_settings(model: FakeModel, **changes: Any) -> dict[str, Any]:
+    """Return the settings changes that serve the replies of §8 against ``model``."""
+    return {
+        "llm_base_url": model.base_url,
+        "llm_api_key": MODEL_KEY,
+        "llm_models": ",".join(MODELS),
+        **changes,
+    }
+
+
+@pytest.fixture(scope="session")
+def api(serve: Callable[..., Api], store_kind: str, wechat: FakeWeChat, model: FakeModel) -> Api:
     """A server on a fresh database of each kind, shared by the tests of that kind: auth
-    off, every endpoint of the table served (/login against the fake WeChat), and a user's
-    search digest made by their first search that reads all their messages (so that a
-    user's later searches go through it)."""
-    return serve(store_kind, **login_settings(wechat), search_digest_from=0)
+    off, every endpoint of the table served (/login against the fake WeChat, the replies
+    against the fake model), and a user's search digest made by their first search that
+    reads all their messages (so that a user's later searches go through it)."""
+    return serve(
+        store_kind, **login_settings(wechat), **model_settings(model), search_digest_from=0
+    )
 
 
 @pytest.fixture
@@ -236,10 +261,16 @@ def secure_settings(wechat: FakeWeChat, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def secured(serve: Callable[..., Api], store_kind: str, wechat: FakeWeChat) -> Api:
-    """A server with auth on (rate limits off) on each store; its client sends the service
-    key unless a request says otherwise."""
-    api = serve(store_kind, **secure_settings(wechat, rate_limit_user=0, rate_limit_address=0))
+def secured(
+    serve: Callable[..., Api], store_kind: str, wechat: FakeWeChat, model: FakeModel
+) -> Api:
+    """A server with auth on (rate limits off) on each store, the replies against the fake
+    model; its client sends the service key unless a request says otherwise."""
+    api = serve(
+        store_kind,
+        **secure_settings(wechat, rate_limit_user=0, rate_limit_address=0),
+        **model_settings(model),
+    )
     api.http.headers["authorization"] = f"Bearer {SERVICE_KEY}"
     return api
 

@@ -8,12 +8,16 @@ import re
 import shlex
 import tomllib
 from pathlib import Path
+from typing import Any
 
+import httpx
 from click.testing import CliRunner
 
 from huihua.cli import main
 from huihua.config import Settings
 
+from .conftest import model_settings
+from .fake_model import Reply, chinese_pieces
 from .helpers import POST_PATHS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,8 +93,21 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def test_readme_examples_answer_as_the_contract_says(serve):
-    api = serve("sqlite")
+def _events(reply: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
+    """Return the (event, data) of an event stream's body."""
+    found = []
+    for block in reply.text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            found.append((fields["event"], json.loads(fields["data"])))
+    return found
+
+
+def test_readme_examples_answer_as_the_contract_says(serve, model):
+    # The model answers slowly enough that the README's /stop_reply finds its reply going.
+    model.reset()
+    model.default = Reply(content=chinese_pieces(12), delay_s=0.15)
+    api = serve("sqlite", **model_settings(model))
     curls = [c for c in _readme_commands() if c.startswith("curl ")]
     assert len(curls) >= 10
     seen = set()
@@ -105,7 +122,13 @@ def test_readme_examples_answer_as_the_contract_says(serve):
         else:
             reply = api.http.get(path)
         assert reply.status_code == 200, (command, reply.text)
-        if path != "/openapi.json":
+        if reply.headers["content-type"].startswith("text/event-stream"):
+            events = _events(reply)  # an ask's stream, or a follow's from after its start
+            if not body.get("after"):
+                assert events[0][0] == "start" and events[0][1]["ok"] == 0, (command, reply.text)
+                assert events[0][1]["request_id"] == body["request_id"]
+            assert events[-1][0] == "done" and events[-1][1]["status"] == "complete", command
+        elif path != "/openapi.json":
             assert reply.json()["ok"] == 0, (command, reply.text)
             if "request_id" in (body if "-d" in args else {}):
                 assert reply.json()["request_id"] == body["request_id"]

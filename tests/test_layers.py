@@ -28,9 +28,11 @@ ALLOWED: dict[str, set[str]] = {
     "wire": {"errors", "ids"},
     "migrations": {"store"},
     "store": SHARED | {"config", "migrations", "logs"},
-    "service": SHARED | {"store", "wire"},
+    # Replies huihua asks a model for: the task writes through the store like a use case.
+    "relay": SHARED | {"config", "store", "wire"},
+    "service": SHARED | {"store", "wire", "relay"},
     "access": SHARED | {"config", "wire"},
-    "http": SHARED | {"config", "logs", "wire", "access", "service", "store"},
+    "http": SHARED | {"config", "logs", "wire", "access", "service", "store", "relay"},
     "cli": SHARED | {"config", "logs", "http", "store", "commands"},
     "commands": SHARED | {"config", "logs", "store", "service"},
     # The Python client runs in the app's back end: the contract and the error tree only.

@@ -90,6 +90,15 @@ def serve(**options: Any) -> None:
     start. Auth is on when HUIHUA_SERVICE_KEY is set; without it serve listens on loopback
     only (see --allow-no-auth). Every setting in docs/configuration.md can also be given as
     HUIHUA_<NAME>.
+
+    \b
+    Replies asked of a model (/ask_ai, /follow_reply, /stop_reply) are served with
+    HUIHUA_LLM_BASE_URL (an OpenAI-compatible API) and HUIHUA_LLM_MODELS; the others:
+    HUIHUA_LLM_API_KEY, HUIHUA_LLM_SYSTEM_PROMPT, HUIHUA_LLM_CONTEXT_TOKENS,
+    HUIHUA_LLM_THINK_TAGS, HUIHUA_LLM_DAILY_TOKENS, HUIHUA_LLM_QUOTA_TZ,
+    HUIHUA_LLM_USER_REPLIES, HUIHUA_LLM_HOST_REPLIES, HUIHUA_LLM_CONNECT_TIMEOUT,
+    HUIHUA_LLM_FIRST_TOKEN_TIMEOUT, HUIHUA_LLM_IDLE_TIMEOUT, HUIHUA_LLM_RETRY_BUDGET
+    (docs/configuration.md).
     """
     import uvicorn
 

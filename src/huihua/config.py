@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "HUIHUA_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -133,6 +134,53 @@ class Settings:
         "Host names (port optional) that an auth-off server answers to besides loopback, "
         "comma-separated; other Hosts are refused (ok 4), against DNS rebinding.",
     )
+    llm_base_url: str = _setting(
+        "",
+        "The OpenAI-compatible API replies are asked of (e.g. https://api.deepseek.com/v1); "
+        "/ask_ai, /follow_reply and /stop_reply are served only with it.",
+    )
+    llm_api_key: str = field(
+        default="",
+        repr=False,
+        metadata={"help": "The model API's key (sent as a bearer credential; never logged)."},
+    )
+    llm_models: str = _setting(
+        "", "The models a caller may pick, comma-separated; the first is the default."
+    )
+    llm_system_prompt: str = _setting(
+        "", "The system prompt sent first with every question (none: only the session's own)."
+    )
+    llm_context_tokens: int = _setting(
+        16_000,
+        "The context budget, in tokens estimated from the text: the session's newest messages "
+        "that fit go with the question.",
+    )
+    llm_think_tags: bool = _setting(
+        False,
+        "The models write their reasoning as a leading <think>…</think> in the text (kept as "
+        "the reply's reasoning).",
+    )
+    llm_daily_tokens: int = _setting(
+        0, "Tokens (prompt + completion) a user may spend per day (0: no quota)."
+    )
+    llm_quota_tz: str = _setting(
+        "Asia/Shanghai",
+        "The time zone of the day for the daily token quota and the usage figures (an IANA name).",
+    )
+    llm_user_replies: int = _setting(3, "Replies generated at once for one user.")
+    llm_host_replies: int = _setting(2_000, "Replies generated at once by one server process.")
+    llm_connect_timeout: int = _setting(10, "Seconds to connect to the model API.")
+    llm_first_token_timeout: int = _setting(
+        60, "Seconds the model may take to send its first chunk; then the reply fails."
+    )
+    llm_idle_timeout: int = _setting(
+        60, "Seconds the model may stay silent between two chunks; then the reply fails."
+    )
+    llm_retry_budget: int = _setting(
+        10,
+        "Seconds within which a model that is unreachable or answers 429 or 5xx before its "
+        "first token is asked again (with back-off; 429's Retry-After obeyed); then it fails.",
+    )
     retention_days: int = _setting(
         0,
         "Delete sessions idle (no message added) for longer than this many days, in the "
@@ -202,6 +250,12 @@ class Settings:
             "wechat_timeout_ms",
             "idempotency_hours",
             "purge_interval",
+            "llm_context_tokens",
+            "llm_user_replies",
+            "llm_host_replies",
+            "llm_connect_timeout",
+            "llm_first_token_timeout",
+            "llm_idle_timeout",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1")
@@ -213,9 +267,12 @@ class Settings:
             "retry_budget_ms",
             "retention_days",
             "search_digest_from",
+            "llm_daily_tokens",
+            "llm_retry_budget",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be at least 0")
+        self._check_llm()
         if self.wechat_timeout_ms > WECHAT_TIMEOUT_MAX_MS:
             raise ValueError(f"wechat_timeout_ms: must be at most {WECHAT_TIMEOUT_MAX_MS}")
         base = urlsplit(self.wechat_api_base)
@@ -236,6 +293,26 @@ class Settings:
                 )
         if self.service_key and self.service_key == self.token_secret:
             raise ValueError("token_secret: must not be the service key")
+
+    def _check_llm(self) -> None:
+        if not self.llm_base_url:
+            return
+        base = urlsplit(self.llm_base_url)
+        if base.scheme not in ("http", "https") or not base.hostname:
+            raise ValueError("llm_base_url: must be an http:// or https:// URL")
+        if not self.models:
+            raise ValueError("llm_models: name at least one model (comma-separated)")
+        try:
+            ZoneInfo(self.llm_quota_tz)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(
+                "llm_quota_tz: must be a time zone's IANA name (e.g. Asia/Shanghai)"
+            ) from None
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Return the models a caller may pick (the first the default)."""
+        return tuple(m.strip() for m in self.llm_models.split(",") if m.strip())
 
     @property
     def auth(self) -> bool:

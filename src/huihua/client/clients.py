@@ -5,7 +5,8 @@ token from /login), and get their methods from the one table (endpoints.py): eac
 the endpoint's fields as keyword arguments and returns its reply struct, or raises the
 ``HuihuaError`` subclass of the reply's ok code (calls.py says when a call is sent again).
 ``sessions`` and ``messages`` iterate over a user's sessions and a session's messages,
-following the cursors.
+following the cursors. ``ask_ai``, ``follow_reply`` and ``stop_reply`` (asking.py) are the
+replies huihua asks a model for: a stream of events that resumes by itself (streams.py).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 import httpx
 import msgspec
 
+from huihua.client.asking import Asking, AsyncAsking
 from huihua.client.calls import Call, Done, Policy
 from huihua.client.endpoints import ENDPOINTS, Endpoint
+from huihua.client.streams import IDLE_TIMEOUT
 from huihua.wire.replies import ChatOut, HealthReply, SessionOut
 
 _TIMEOUT = 30.0
@@ -55,7 +58,7 @@ class _Pages:
         return chats
 
 
-class Client:
+class Client(Asking):
     """A blocking client. Use it as a context manager, or call ``close()``."""
 
     def __init__(
@@ -67,9 +70,11 @@ class Client:
         timeout: float = _TIMEOUT,
         retries: int = 4,
         backoff: float = 0.25,
+        idle_timeout: float = IDLE_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.policy = Policy(retries=retries, backoff=backoff)
+        self._stream_timeout = httpx.Timeout(timeout, read=idle_timeout)
         self.http = httpx.Client(
             base_url=base_url,
             headers=_headers(service_key, token),
@@ -122,7 +127,7 @@ class Client:
         self.close()
 
 
-class AsyncClient:
+class AsyncClient(AsyncAsking):
     """The same as :class:`Client`, for asyncio: every method is a coroutine."""
 
     def __init__(
@@ -134,9 +139,11 @@ class AsyncClient:
         timeout: float = _TIMEOUT,
         retries: int = 4,
         backoff: float = 0.25,
+        idle_timeout: float = IDLE_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.policy = Policy(retries=retries, backoff=backoff)
+        self._stream_timeout = httpx.Timeout(timeout, read=idle_timeout)
         self.http = httpx.AsyncClient(
             base_url=base_url,
             headers=_headers(service_key, token),
@@ -216,5 +223,6 @@ def _method(endpoint: Endpoint, is_async: bool) -> Any:
 
 
 for _endpoint in ENDPOINTS:
-    setattr(Client, _endpoint.name, _method(_endpoint, is_async=False))
-    setattr(AsyncClient, _endpoint.name, _method(_endpoint, is_async=True))
+    if not hasattr(Client, _endpoint.name):  # not written out (asking.py's are)
+        setattr(Client, _endpoint.name, _method(_endpoint, is_async=False))
+        setattr(AsyncClient, _endpoint.name, _method(_endpoint, is_async=True))

@@ -5,7 +5,9 @@ contract adds is one line here. ``fields`` are the request's fields (besides
 ``request_id``, which every call takes); None takes any field (``add_user``'s further
 profile fields). ``reply`` names the reply struct of huihua.wire.replies; one the wire
 package does not have yet (its endpoint is not on the server yet either, and answers ok 2)
-is decoded as a dict.
+is decoded as a dict. /ask_ai and /follow_reply answer a stream of events (streams.py):
+their methods are written out in clients.py, and their ``reply`` is start's data, which
+/ask_ai answers alone with ``stream: false``.
 """
 
 from __future__ import annotations
@@ -57,12 +59,22 @@ _ROWS: tuple[tuple[str, str | None, str], ...] = (
     ("delete_user", "user_id", "Envelope"),
     ("export_user_data", "user_id", "ExportUserDataReply"),
     ("login", "code", "LoginReply"),
+    (
+        "ask_ai",
+        "user_id session_id session_title msg parts meta model regenerate notify stream",
+        "AskAiReply",
+    ),
+    ("follow_reply", "user_id session_id seq after", "AskAiReply"),
+    ("stop_reply", "user_id session_id seq", "StopReplyReply"),
 )
 ENDPOINTS = tuple(
     Endpoint(name, "/" + name, tuple(fields.split()) if fields else None, reply)
     for name, fields, reply in _ROWS
 )
 BY_NAME = {e.name: e for e in ENDPOINTS}
+# Answered with a stream of events (streams.py): the clients' methods for these are written
+# out, not made from the table.
+STREAMED = frozenset({"ask_ai", "follow_reply"})
 
 
 def check_fields(endpoint: Endpoint, fields: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
@@ -45,8 +46,10 @@ from huihua.http.observe import observers as observers_of
 from huihua.http.openapi import build_openapi
 from huihua.http.pipeline import HEADERS, PostEndpoint
 from huihua.ids import new_id
+from huihua.relay.hub import Relay
 from huihua.service import retention
-from huihua.store import open_store
+from huihua.service.replies import Replies
+from huihua.store import Store, open_store
 from huihua.wire.parse import valid_request_id
 from huihua.wire.replies import HealthReply, error_body
 from huihua.wire.rules import Limits
@@ -54,6 +57,8 @@ from huihua.wire.rules import Limits
 log = logging.getLogger("huihua")
 
 HEALTH_TIMEOUT_S = 5.0
+REPLIES_CLOSE_S = 5.0  # the last writes of the replies a stopping server fails
+STOP_MARGIN_S = 2.0  # the replies in flight end this long before the shutdown timeout
 _encode = msgspec.json.Encoder().encode
 
 
@@ -82,8 +87,10 @@ class HuihuaApp:
         cors_origins: list[str],
         guard: BrowserGuard,
         observe: Observer,
+        context: dict[str, Context] | None = None,
     ) -> None:
         self.starlette = starlette
+        self._context = context if context is not None else {}
         self.state = starlette.state
         self._posts = posts
         self._guard = guard
@@ -107,6 +114,17 @@ class HuihuaApp:
             if cors_origins
             else None
         )
+
+    def stopping(self, grace_s: float | None) -> None:
+        """The server stops (http/protocol.py, on SIGTERM): event streams end, so their
+        clients follow on another server, and the replies in flight get until shortly
+        before the shutdown timeout to finish, then fail with their text kept."""
+        ctx = self._context.get("ctx")
+        if ctx is None or ctx.stopping.is_set():
+            return
+        ctx.stopping.set()
+        if ctx.replies is not None:
+            ctx.replies.relay.drain((grace_s or 0) - STOP_MARGIN_S)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._cors is not None:
@@ -139,8 +157,31 @@ class HuihuaApp:
 
 
 def served_endpoints(settings: Settings, endpoints: Iterable[Endpoint]) -> list[Endpoint]:
-    """Return the endpoints these settings serve: /login only with WeChat configured."""
-    return [e for e in endpoints if e.path != "/login" or wechat.enabled(settings)]
+    """Return the endpoints these settings serve: /login only with WeChat configured, the
+    replies of §8 only with a model."""
+    return [
+        e
+        for e in endpoints
+        if (e.path != "/login" or wechat.enabled(settings))
+        and (not e.model or bool(settings.llm_base_url))
+    ]
+
+
+NO_MODEL = "path: no model is configured (HUIHUA_LLM_BASE_URL): {path} is not served"
+
+
+def _open_replies(settings: Settings, store: Store, on_finish: Any) -> Replies:
+    """Return the replies' use-case context, their relay started (§8)."""
+    relay = Relay.from_settings(settings, store, on_finish=on_finish)
+    relay.open()
+    return Replies(
+        relay=relay,
+        system_prompt=settings.llm_system_prompt,
+        context_tokens=settings.llm_context_tokens,
+        daily_tokens=settings.llm_daily_tokens,
+        user_limit=settings.llm_user_replies,
+        streaming_timeout_ms=settings.streaming_timeout * 1000,
+    )
 
 
 def create_app(
@@ -186,12 +227,16 @@ def create_app(
             return await service.token_nonce(store, user_id)
 
         access = Access(settings, token_nonce, limiter)
+        replies = None
+        if settings.llm_base_url:
+            replies = _open_replies(settings, store, metrics.replies.reply)
         context["ctx"] = Context(
             settings=settings,
             limits=limits,
             store=store,
             access=access,
             wechat=client,
+            replies=replies,
         )
         app.state.store = store
         sweeps = asyncio.create_task(
@@ -211,6 +256,8 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeps
             context.pop("ctx", None)
+            if replies is not None:  # the replies in flight end (failed) and are written
+                await replies.relay.close(REPLIES_CLOSE_S)
             if client is not None:
                 await client.aclose()
             await limiter.aclose()
@@ -291,10 +338,16 @@ def create_app(
         response = Response(body, media_type=file.media_type, headers=headers)
         return observed(route, 0, response, started, new_id())
 
+    model_paths = {e.path for e in endpoints if e.model} - {e.path for e in served}
+
     async def not_found(request: Request, exc: Exception) -> Response:
         started = time.perf_counter()
         request_id = new_id()
-        error = NotFound(f"path: no such endpoint {request.url.path}")
+        path = request.url.path
+        if path in model_paths:
+            error = NotFound(NO_MODEL.format(path=path))
+        else:
+            error = NotFound(f"path: no such endpoint {path}")
         return observed(UNKNOWN_ROUTE, error.ok, _failure(request_id, error), started, request_id)
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
@@ -330,7 +383,7 @@ def create_app(
     )
     app.router.redirect_slashes = False  # "/add_chat/" is an unknown path, not a redirect
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    return HuihuaApp(app, posts, origins, BrowserGuard(settings, origins), observe)
+    return HuihuaApp(app, posts, origins, BrowserGuard(settings, origins), observe, context)
 
 
 def _route_of(path: str, served: list[Endpoint]) -> str:

@@ -15,51 +15,26 @@ from typing import Any
 import msgspec
 
 from huihua import service
-from huihua.access.credentials import Access, Principal
-from huihua.access.wechat import WeChat
-from huihua.config import Settings
+from huihua.access.credentials import Principal
+from huihua.http.asking import ask_ai, follow_reply, stop_reply
+from huihua.http.context import Context, write_call
 from huihua.http.pipeline import Streamed
-from huihua.store import Store
 from huihua.timestamps import rfc3339
 from huihua.wire import checks as v
 from huihua.wire import replies as rp
 from huihua.wire import requests as rq
 from huihua.wire.parse import Parsed
 from huihua.wire.replies import Envelope
-from huihua.wire.rules import Limits
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a handler works with: the settings (and the field limits they set), the open
-    store, who may call what (access), and the WeChat client (None without /login)."""
-
-    settings: Settings
-    limits: Limits
-    store: Store
-    access: Access
-    wechat: WeChat | None = None
-
 
 NOT_USER_BY_BACKEND = 'role: only the app\'s back end may add messages whose role is not "user"'
 Reply = bytes | msgspec.Struct  # or pipeline.Streamed
 Handler = Callable[[Context, Parsed, Principal], Awaitable[Reply]]
 
 
-def _write_call(path: str, parsed: Parsed, request: Any) -> service.WriteCall:
-    client_rid = request.get("request_id") if isinstance(request, dict) else request.request_id
-    return service.WriteCall(
-        path=path,
-        request_id=parsed.request_id,
-        client_request_id=client_rid,
-        request=request,
-    )
-
-
 async def add_user(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     inp = v.check_add_user(parsed, ctx.limits)
     who.check(inp.user_id, backend_only="add_user: only the app's back end may add users")
-    call = _write_call("/add_user", parsed, parsed.data)
+    call = write_call("/add_user", parsed, parsed.data)
     return await service.add_user(ctx.store, call, inp)
 
 
@@ -81,27 +56,31 @@ def _check_appender(who: Principal, inp: v.AddChatInput) -> None:
 async def add_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     inp = v.check_add_chat(parsed, ctx.limits)
     _check_appender(who, inp)
-    return await service.add_chat(ctx.store, _write_call("/add_chat", parsed, parsed.data), inp)
+    return await service.add_chat(ctx.store, write_call("/add_chat", parsed, parsed.data), inp)
 
 
 async def add_chats(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     inp = v.check_add_chats(parsed, ctx.limits)
     _check_appender(who, inp)
-    return await service.add_chats(ctx.store, _write_call("/add_chats", parsed, parsed.data), inp)
+    return await service.add_chats(ctx.store, write_call("/add_chats", parsed, parsed.data), inp)
 
 
 async def update_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req, meta = v.check_update_chat(parsed, ctx.limits)
     who.check(req.user_id, backend_only="update_chat: only the app's back end may update messages")
-    call = _write_call("/update_chat", parsed, parsed.data)
+    call = write_call("/update_chat", parsed, parsed.data)
     return await service.update_chat(ctx.store, call, req, meta)
 
 
 async def delete_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req, seq, later = v.check_delete_chat(parsed)
     who.check(req.user_id)
-    call = _write_call("/delete_chat", parsed, req)
-    return await service.delete_chat(ctx.store, call, req.user_id, req.session_id, seq, later=later)
+    call = write_call("/delete_chat", parsed, req)
+    reply = await service.delete_chat(
+        ctx.store, call, req.user_id, req.session_id, seq, later=later
+    )
+    ctx.forget(req.user_id, req.session_id, seq, later=later)
+    return reply
 
 
 async def query_session_names(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
@@ -129,28 +108,34 @@ async def query_session_info(ctx: Context, parsed: Parsed, who: Principal) -> Re
 async def delete_specific_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req = v.check_user_session(parsed)
     who.check(req.user_id)
-    call = _write_call("/delete_specific_session", parsed, req)
-    return await service.delete_specific_session(ctx.store, call, req.user_id, req.session_id)
+    call = write_call("/delete_specific_session", parsed, req)
+    reply = await service.delete_specific_session(ctx.store, call, req.user_id, req.session_id)
+    ctx.forget(req.user_id, req.session_id)
+    return reply
 
 
 async def delete_sessions(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req = v.check_user_only(parsed)
     who.check(req.user_id)
-    call = _write_call("/delete_sessions", parsed, req)
-    return await service.delete_sessions(ctx.store, call, req.user_id)
+    call = write_call("/delete_sessions", parsed, req)
+    reply = await service.delete_sessions(ctx.store, call, req.user_id)
+    ctx.forget(req.user_id)
+    return reply
 
 
 async def delete_user(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req = v.check_user_only(parsed)
     who.check(req.user_id)
-    call = _write_call("/delete_user", parsed, req)
-    return await service.delete_user(ctx.store, call, req.user_id)
+    call = write_call("/delete_user", parsed, req)
+    reply = await service.delete_user(ctx.store, call, req.user_id)
+    ctx.forget(req.user_id)
+    return reply
 
 
 async def rename_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req = v.check_rename_session(parsed)
     who.check(req.user_id)
-    call = _write_call("/rename_session", parsed, req)
+    call = write_call("/rename_session", parsed, req)
     return await service.rename_session(
         ctx.store, call, req.user_id, req.session_id, req.session_title
     )
@@ -159,14 +144,14 @@ async def rename_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
 async def pin_session(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req = v.check_user_session(parsed)  # ``pinned``: a JSON boolean, checked by its type
     who.check(req.user_id)
-    call = _write_call("/pin_session", parsed, req)
+    call = write_call("/pin_session", parsed, req)
     return await service.pin_session(ctx.store, call, req.user_id, req.session_id, req.pinned)
 
 
 async def rate_chat(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
     req = v.check_rate_chat(parsed)
     who.check(req.user_id)
-    return await service.rate_chat(ctx.store, _write_call("/rate_chat", parsed, req), req)
+    return await service.rate_chat(ctx.store, write_call("/rate_chat", parsed, req), req)
 
 
 async def search_chats(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
@@ -229,6 +214,8 @@ class Endpoint:
     strict: bool = True
     # Needs no credential even with auth on (/login: how a mini-program gets one).
     public: bool = False
+    # Served only with a model configured (API.md §8): answers an event stream.
+    model: bool = False
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -377,5 +364,35 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         login,
         {"code": "the code from wx.login()"},
         public=True,
+    ),
+    Endpoint(
+        "/ask_ai",
+        "Ask the model: the question and the reply's placeholder are stored, and the reply "
+        "streams as Server-Sent Events (start, delta, done) while it is stored as it grows; "
+        "or regenerate the session's last reply.",
+        rq.AskAiRequest,
+        rp.AskAiReply,
+        ask_ai,
+        {"user_id": "u1", "session_id": "s1", "msg": "写一首关于秋天的诗"},
+        model=True,
+    ),
+    Endpoint(
+        "/follow_reply",
+        "A reply's events after the last one the client has (after), then the live ones, "
+        "to done: from any server, while the reply is generated or after.",
+        rq.FollowReplyRequest,
+        Envelope,
+        follow_reply,
+        {"user_id": "u1", "session_id": "s1", "seq": 2, "after": 0},
+        model=True,
+    ),
+    Endpoint(
+        "/stop_reply",
+        "Stop a reply being generated: it keeps its text, cancelled; its followers get done.",
+        rq.StopReplyRequest,
+        rp.StopReplyReply,
+        stop_reply,
+        {"user_id": "u1", "session_id": "s1", "seq": 2},
+        model=True,
     ),
 )

@@ -7,7 +7,11 @@
 - ``huihua_group_commit_writes``: writes per SQLite group commit (one transaction, one fsync);
 - ``huihua_store_errors_total{kind, code}``: the store's failures (``unavailable``,
   ``disk_full``, ``retried``, ``busy``, ``other``) by the driver's code (SQLite's error name,
-  PostgreSQL's SQLSTATE, MySQL's error number).
+  PostgreSQL's SQLSTATE, MySQL's error number);
+- ``huihua_replies_total{model, status}``, ``huihua_reply_tokens_total{model, kind}``
+  (``prompt``, ``completion``) and ``huihua_reply_first_token_seconds{model}``: the replies
+  huihua asked a model for, as each ended (API.md §8), through prometheus-client's own
+  metrics (a reply is rare beside a request).
 
 Labels are route names (the endpoint's path, ``(unknown)`` for any other path), never a
 user id or a raw path: a label set must not grow with what clients send.
@@ -41,6 +45,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.utils import floatToGoString
 
+from huihua.relay.task import Finished
 from huihua.store import Store
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -54,7 +59,39 @@ HELP = {
     "huihua_rate_limited": "Requests refused by a rate limit (ok 7).",
     "huihua_group_commit_writes": "Writes committed together in one SQLite transaction.",
     "huihua_store_errors": "The store's failures, by kind and the driver's error code.",
+    "huihua_replies": "Replies asked of a model, by model and the status they ended with.",
+    "huihua_reply_tokens": "Tokens of the replies asked of a model, by model and kind.",
+    "huihua_reply_first_token_seconds": "Time from an ask to the model's first chunk.",
 }
+FIRST_TOKEN_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
+
+
+class _ReplyMetrics:
+    """The replies' counters, in a registry (the worker's, or the multiprocess files)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        h = HELP
+        self._replies = Counter(
+            "huihua_replies", h["huihua_replies"], ["model", "status"], registry=registry
+        )
+        self._tokens = Counter(
+            "huihua_reply_tokens", h["huihua_reply_tokens"], ["model", "kind"], registry=registry
+        )
+        self._first = Histogram(
+            "huihua_reply_first_token_seconds",
+            h["huihua_reply_first_token_seconds"],
+            ["model"],
+            buckets=FIRST_TOKEN_BUCKETS,
+            registry=registry,
+        )
+
+    def reply(self, finished: Finished) -> None:
+        """Count a reply that ended."""
+        self._replies.labels(finished.model, finished.status).inc()
+        self._tokens.labels(finished.model, "prompt").inc(finished.prompt_tokens)
+        self._tokens.labels(finished.model, "completion").inc(finished.completion_tokens)
+        if finished.first_token_s is not None:
+            self._first.labels(finished.model).observe(finished.first_token_s)
 
 
 def multiprocess_dir() -> str | None:
@@ -90,6 +127,7 @@ class LocalMetrics:
         self._lock = threading.Lock()  # errors are told from the pool's threads
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(self)
+        self.replies = _ReplyMetrics(self._registry)
 
     def __call__(
         self,
@@ -190,6 +228,7 @@ class SharedMetrics:
         self._errors = Counter(
             "huihua_store_errors", h["huihua_store_errors"], ["kind", "code"], registry=r
         )
+        self.replies = _ReplyMetrics(r)
         # The children by label values: .labels() takes a lock and builds a tuple each call.
         self._by_outcome: dict[tuple[str, int | None], Any] = {}
         self._by_route: dict[str, Any] = {}

@@ -12,9 +12,10 @@ ok 9 (observe.unexpected), never a trace.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -50,6 +51,23 @@ class Streamed:
 
     def __init__(self, chunks: AsyncGenerator[bytes, None]) -> None:
         self.chunks = chunks
+
+
+class EventStream:
+    """A reply as Server-Sent Events (API.md §8.2): frames sent as they are made, until the
+    last, the client leaves, or the server stops (``stopping`` set)."""
+
+    __slots__ = ("frames",)
+
+    def __init__(self, frames: AsyncIterator[bytes]) -> None:
+        self.frames = frames
+
+
+_EVENT_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
+    *((name.encode(), value.encode()) for name, value in HEADERS.items()),
+]
 
 
 class ClientGone(Exception):
@@ -118,6 +136,9 @@ class PostEndpoint:
             if isinstance(reply, Streamed):
                 await self._stream(send, reply, started, request_id, who)
                 return
+            if isinstance(reply, EventStream):
+                await self._events(receive, send, reply, started, request_id, who, ctx)
+                return
             if not isinstance(reply, bytes):
                 reply = _encode(reply)
             ok = 0
@@ -159,3 +180,49 @@ class PostEndpoint:
             await send({"type": "http.response.body", "body": b""})
         seconds = time.perf_counter() - started
         self.observe(self.path, ok, 200, seconds, request_id, who)
+
+    async def _events(
+        self,
+        receive: Receive,
+        send: Send,
+        reply: EventStream,
+        started: float,
+        request_id: str,
+        who: str,
+        ctx: Context,
+    ) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": _EVENT_HEADERS})
+        ok: int | None = 0
+        pump = asyncio.ensure_future(_send_all(reply.frames, send))
+        left = asyncio.ensure_future(_client_left(receive))
+        stopping = asyncio.ensure_future(ctx.stopping.wait())
+        try:
+            await asyncio.wait({pump, left, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not pump.done():
+                ok = None  # the client left, or the server stops: it follows again later
+            elif pump.exception() is not None:
+                unexpected(pump.exception(), request_id, self.path)  # logged; the stream ends
+                ok = None
+        finally:
+            for waiting in (pump, left, stopping):
+                waiting.cancel()
+            await asyncio.gather(pump, left, stopping, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "body": b""})
+        seconds = time.perf_counter() - started
+        self.observe(self.path, ok, 200, seconds, request_id, who)
+
+
+async def _send_all(frames: AsyncIterator[bytes], send: Send) -> None:
+    try:
+        async for data in frames:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+    finally:
+        closing = getattr(frames, "aclose", None)
+        if closing is not None:
+            await closing()
+
+
+async def _client_left(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -92,6 +92,9 @@ class HuihuaProtocol(HttpToolsProtocol):
         without a reply (the app sees the client gone; nothing is written), so that no
         request task has to be cancelled mid-read."""
         super().shutdown()
+        stopping = getattr(self.app, "stopping", None)  # the app's replies: http/app.py
+        if stopping is not None:
+            stopping(self.config.timeout_graceful_shutdown)
         if self._body_timer is not None and not self.transport.is_closing():
             self._body_timer.cancel()
             grace = self.config.timeout_graceful_shutdown

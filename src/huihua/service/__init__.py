@@ -14,7 +14,9 @@ imports the store and the wire contract, never ``huihua.http`` or ``huihua.acces
 - ``organise``: rename a session, pin one, rate an answer;
 - ``search``: find the user's messages by their words;
 - ``export``: a user's data, whole, streamed from one snapshot;
-- ``login``: a wx.login code exchanged once for its user.
+- ``login``: a wx.login code exchanged once for its user;
+- ``replies``: ask the model (the question and the reply's placeholder, then the relay's
+  task), follow a reply, stop one (API.md §8).
 """
 
 from huihua.service.chats import (
@@ -31,6 +33,7 @@ from huihua.service.login import LoginFacts, login, login_code_hash
 from huihua.service.messages import delete_chat, update_chat
 from huihua.service.organise import pin_session, rate_chat, rename_session
 from huihua.service.pages import PageAsk, query_session_info
+from huihua.service.replies import Replies, ask_ai, follow_reply, stop_reply
 from huihua.service.search import search_chats
 from huihua.service.users import add_user, delete_user, query_user_info, token_nonce
 
@@ -38,16 +41,19 @@ __all__ = [
     "Idempotency",
     "LoginFacts",
     "PageAsk",
+    "Replies",
     "WriteCall",
     "add_chat",
     "add_chats",
     "add_user",
+    "ask_ai",
     "auto_title",
     "delete_chat",
     "delete_sessions",
     "delete_specific_session",
     "delete_user",
     "export_user_data",
+    "follow_reply",
     "login",
     "login_code_hash",
     "pin_session",
@@ -57,6 +63,7 @@ __all__ = [
     "rate_chat",
     "rename_session",
     "search_chats",
+    "stop_reply",
     "token_nonce",
     "update_chat",
 ]

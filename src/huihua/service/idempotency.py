@@ -77,7 +77,16 @@ class State(enum.Enum):
 class Idempotency:
     """The at-most-once record of one write, across the runner's attempts (module doc)."""
 
-    __slots__ = ("_alone", "_fingerprint", "_keep", "_rid", "_user_id", "_work", "state")
+    __slots__ = (
+        "_alone",
+        "_fingerprint",
+        "_keep",
+        "_rid",
+        "_user_id",
+        "_work",
+        "replayed",
+        "state",
+    )
 
     def __init__(
         self,
@@ -97,9 +106,13 @@ class Idempotency:
         self._alone = alone
         self._keep = keep
         self.state = State.WRITE_FIRST if keep else State.LOOK_UP_FIRST
+        # Whether the reply returned is the recorded one of an earlier request (a retry),
+        # not this attempt's work: /ask_ai starts a reply only for its own work.
+        self.replayed = False
 
     def __call__(self, db: Db) -> bytes:
         """Run one attempt of the write in the runner's transaction; return the reply."""
+        self.replayed = False
         now = timestamps.now_ms()
         if self._alone is not None and self.state is State.WRITE_FIRST:
             try:
@@ -145,5 +158,6 @@ class Idempotency:
         if record is None:
             return None
         if record.fingerprint == self._fingerprint:
+            self.replayed = True
             return record.response.encode()
         raise Conflict(CONFLICT)

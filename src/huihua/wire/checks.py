@@ -9,6 +9,7 @@ import msgspec
 from huihua.wire.cursor import Position, decode_cursor, decode_search_cursor
 from huihua.wire.messages import MessageIn, check_fields, check_message
 from huihua.wire.parse import Parsed
+from huihua.wire.requests import ChatIn
 from huihua.wire.rules import (
     CHATS_LIMIT_DEFAULT,
     CHATS_LIMIT_MAX,
@@ -268,6 +269,66 @@ def check_add_user(parsed: Parsed, limits: Limits) -> AddUserInput:
 
 
 LOGIN_CODE_MAX = 128
+
+
+class AskInput(msgspec.Struct):
+    """/ask_ai after its checks: the question in the store's form (None: regenerate)."""
+
+    user_id: str
+    session_id: str | None
+    session_title: str | None
+    question: MessageIn | None
+    model: str
+    notify: bool
+    stream: bool
+
+
+def check_ask_ai(parsed: Parsed, limits: Limits, models: tuple[str, ...]) -> AskInput:
+    """Return /ask_ai's checked input: a question as a ``user`` message of /add_chat, or
+    ``regenerate`` in a named session; the model one of ``models`` (the first by default)."""
+    req = parsed.fields()
+    c = parsed.checker()
+    c.user_id(req.user_id)
+    question = None
+    if req.regenerate:
+        if req.msg is not None or req.parts is not None or req.meta is not None:
+            c.bad(
+                "regenerate: answers the session's last question again; give no msg, parts "
+                "or meta with it"
+            )
+        if not req.session_id:
+            c.bad("session_id: regenerate needs the session whose last reply it replaces")
+    elif req.msg is None and req.parts is None:
+        c.bad("msg: give the question (or regenerate: true)")
+    else:
+        chat = ChatIn(role="user", msg=req.msg or "", parts=req.parts, meta=req.meta)
+        question = check_message(c, chat, limits)
+    model = models[0] if req.model is None else req.model
+    if model not in models:
+        c.bad(f"model: must be one of {', '.join(models)}")
+    inp = _appending(c, req, [])
+    return AskInput(
+        user_id=inp.user_id,
+        session_id=inp.session_id,
+        session_title=inp.session_title,
+        question=question,
+        model=model,
+        notify=req.notify,
+        stream=req.stream,
+    )
+
+
+def check_reply(parsed: Parsed) -> Any:
+    """Return the checked /follow_reply or /stop_reply request: a message of a session."""
+    req = parsed.fields()
+    c = parsed.checker()
+    c.user_id(req.user_id)
+    c.session_id(req.session_id)
+    c.number("seq", req.seq, 1, SEQ_MAX)
+    after = getattr(req, "after", 0)
+    c.number("after", after, 0, SEQ_MAX)
+    c.done()
+    return req
 
 
 def check_login(parsed: Parsed) -> Any:

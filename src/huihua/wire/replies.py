@@ -197,6 +197,19 @@ class LoginReply(Envelope):
     created: bool = False
 
 
+class AskAiReply(Envelope):
+    """What an ask wrote: the data of its stream's ``start`` event (API.md §8.2)."""
+
+    session_id: str = ""
+    seqs: list[int] = msgspec.field(default_factory=list)
+    created_at: str = ""
+
+
+class StopReplyReply(Envelope):
+    seq: int = 0
+    status: str = ""
+
+
 class HealthReply(Envelope):
     version: str = ""
     store: str = ""

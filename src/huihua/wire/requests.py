@@ -186,3 +186,34 @@ class LoginRequest(Request):
     """The mini-program's ``wx.login`` code."""
 
     code: str
+
+
+class AskAiRequest(Request):
+    """A question for the model (API.md §8.2): ``msg`` and ``parts`` as a ``user`` message
+    of /add_chat, or ``regenerate`` (the session's last reply answered again)."""
+
+    user_id: str
+    session_id: str | None = None
+    session_title: str | None = None
+    msg: str | None = None
+    parts: list[Part] | None = None
+    meta: dict[str, Any] | None = None
+    model: str | None = None
+    regenerate: bool = False
+    notify: bool = False
+    stream: bool = True
+
+
+class FollowReplyRequest(Request):
+    """A reply's events after the event ``after`` (API.md §8.3)."""
+
+    user_id: str
+    session_id: str
+    seq: int
+    after: int = 0
+
+
+class StopReplyRequest(Request):
+    user_id: str
+    session_id: str
+    seq: int
