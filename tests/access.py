@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from huihua.access.tokens import ALGORITHM, AUDIENCE, Tokens
 from huihua.store.engine import store_kind
 
+from . import sse
 from .conftest import TOKEN_SECRET
 from .helpers import STATUS
 
@@ -44,7 +45,10 @@ def answer(response: httpx.Response) -> int:
     """Return the ok code of a reply (a 200 that is not the envelope counts as 0), after
     checking its status matches and that it is never cached."""
     assert response.headers.get("cache-control") == "no-store", response.headers
-    body = response.json()
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        body = sse.parse(response.text)[0].data  # a reply's stream: its start (§8.2)
+    else:
+        body = response.json()
     code = body.get("ok", 0) if isinstance(body, dict) else 0
     assert response.status_code == STATUS[code], (response.status_code, body)
     if code == 3:

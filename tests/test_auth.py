@@ -101,12 +101,19 @@ def test_who_may_call_what(secured: Api, path: str, case: str) -> None:
     if path.startswith("GET "):
         response = send(secured, path[4:], credential=credential, method="GET")
     else:
-        response = send(secured, path, _body(path, owner, session, role=role), credential)
+        body = _body(path, owner, session, role=role)
+        if path == "/stop_reply":  # a reply still being written, to stop
+            placeholder = [{"role": "ai", "msg": "", "status": "streaming"}]
+            added = secured.call("/add_chats", user_id=owner, session_id=session, chats=placeholder)
+            body["seq"] = added["seqs"][0]
+        response = send(secured, path, body, credential)
     assert answer(response) == EXPECTED[case][path], response.text
     if EXPECTED[case][path] != 0 and path in POST_PATHS and "user_id" in field_kinds(path):
         # refused means untouched: the owner, their session and its two messages are there
         info = secured.call("/query_session_info", user_id=owner, session_id=session)
-        assert [c["msg"] for c in info["chats"]] == ["hello", "hi"], info
+        msgs = [c["msg"] for c in info["chats"]]
+        assert msgs == ["hello", "hi", *([""] if path == "/stop_reply" else [])], info
+        assert [c.get("status") for c in info["chats"][2:]] in ([], ["streaming"]), info
         assert secured.call("/query_user_info", user_id=owner)["user_name"] == ""
     if path == "GET /healthz":
         assert set(response.json()) <= {

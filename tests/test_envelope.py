@@ -21,6 +21,7 @@ import pytest
 import huihua
 import huihua.service
 
+from . import sse
 from .access import code_for, new_openid
 from .helpers import ENDPOINTS, POST_PATHS, STATUS, field_kinds, required_fields
 
@@ -78,6 +79,8 @@ def valid(api: Api, path: str) -> dict[str, Any]:
     if path in NAMED_SESSION_PATHS:
         # a user message at seq 1 and an ai reply at seq 2 (what update_chat's example needs)
         turn = [{"role": "user", "msg": "hi"}, {"role": "ai", "msg": "hello"}]
+        if path == "/stop_reply":  # a reply still being written, to stop
+            turn[1] = {"role": "ai", "msg": "", "status": "streaming"}
         reply = api.call("/add_chats", user_id=user_id, chats=turn)
         assert reply["ok"] == 0, reply
         body["session_id"] = reply["session_id"]
@@ -108,9 +111,14 @@ def check(
     """
     assert response.status_code == STATUS[ok], (response.status_code, response.text)
     media_type = response.headers.get("content-type", "").split(";")[0].strip()
-    assert media_type == "application/json", response.headers
     assert response.headers.get("cache-control") == "no-store", response.headers
-    body = response.json()
+    if media_type == "text/event-stream" and ok == 0:  # a reply's stream: its start (§8.2)
+        events = sse.parse(response.text)
+        assert events[0].name == "start" and events[-1].name == "done", response.text
+        body = events[0].data
+    else:
+        assert media_type == "application/json", response.headers
+        body = response.json()
     assert isinstance(body, dict), body
     assert isinstance(body.get("request_id"), str), body
     assert body["request_id"], body

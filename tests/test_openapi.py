@@ -20,12 +20,13 @@ import huihua
 from huihua.http.openapi import build_openapi
 from huihua.wire.rules import Checker, Limits
 
-from .conftest import SERVICE_KEY, login_settings, secure_settings
+from .conftest import MODELS, SERVICE_KEY, login_settings, model_settings, secure_settings
 from .helpers import ENDPOINTS, POST_PATHS
 
 if TYPE_CHECKING:
     from conftest import Api
 
+    from .fake_model import FakeModel
     from .fake_wechat import FakeWeChat
 
 WRITE_PATHS = (
@@ -40,6 +41,8 @@ WRITE_PATHS = (
     "/delete_specific_session",
     "/delete_sessions",
     "/delete_user",
+    "/ask_ai",
+    "/stop_reply",
 )
 
 # API.md §3: each request's fields with their JSON type, and which are required.
@@ -145,6 +148,33 @@ REQUEST_FIELDS: dict[str, dict[str, str]] = {
         "request_id": "string",
     },
     "/login": {"code": "string", "request_id": "string"},
+    # API.md §8
+    "/ask_ai": {
+        "user_id": "string",
+        "session_id": "string",
+        "session_title": "string",
+        "msg": "string",
+        "parts": "array",
+        "meta": "object",
+        "model": "string",
+        "regenerate": "boolean",
+        "notify": "boolean",
+        "stream": "boolean",
+        "request_id": "string",
+    },
+    "/follow_reply": {
+        "user_id": "string",
+        "session_id": "string",
+        "seq": "integer",
+        "after": "integer",
+        "request_id": "string",
+    },
+    "/stop_reply": {
+        "user_id": "string",
+        "session_id": "string",
+        "seq": "integer",
+        "request_id": "string",
+    },
 }
 REQUIRED = {
     "/add_user": {"user_id"},
@@ -164,6 +194,9 @@ REQUIRED = {
     "/pin_session": {"user_id", "session_id", "pinned"},
     "/rate_chat": {"user_id", "session_id", "seq", "rating"},
     "/login": {"code"},
+    "/ask_ai": {"user_id"},
+    "/follow_reply": {"user_id", "session_id", "seq"},
+    "/stop_reply": {"user_id", "session_id", "seq"},
 }
 
 # API.md §1 and §3: the fields of each reply with their JSON type.
@@ -204,6 +237,10 @@ REPLY_FIELDS: dict[str, dict[str, str]] = {
         "expires_at": "string",
         "created": "boolean",
     },
+    # API.md §8: the start event's data (or stream: false's reply); a follow's is the ask's
+    "/ask_ai": {"session_id": "string", "seqs": "array", "created_at": "string"},
+    "/follow_reply": {},
+    "/stop_reply": {"seq": "integer", "status": "string"},
 }
 ITEM_FIELDS = {
     ("/query_session_names", "sessions"): {
@@ -257,6 +294,11 @@ ERROR_STATUSES: dict[str, set[str]] = {
     "/pin_session": _ANY | {"404", "409"},
     "/rate_chat": _ANY | {"404", "409"},  # 409: ok 5, or ok 11 (not an ai reply)
     "/login": _ANY | {"401", "429"},
+    # 409: ok 5, or ok 11 (a reply already being generated, not an ai reply, finished);
+    # 429: ok 7, the replies' limits and the daily quota
+    "/ask_ai": _ANY | {"404", "409", "429"},
+    "/follow_reply": _ANY | {"404", "409"},
+    "/stop_reply": _ANY | {"404", "409"},
 }
 # With auth on, a credential (3) and the rate limits (7) answer too.
 AUTH_STATUSES = {"401", "429"}
@@ -287,6 +329,11 @@ FIELD_RULES: dict[str, dict[str, Any]] = {
     "code": {**TEXT, "minLength": 1, "maxLength": 128},
     "query": {**TEXT, "minLength": 1, "maxLength": 100},
     "pinned": {"type": "boolean"},
+    "after": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+    "model": {"type": "string", "enum": list(MODELS)},  # the configured ones
+    "regenerate": {"type": "boolean"},
+    "notify": {"type": "boolean"},
+    "stream": {"type": "boolean"},
 }
 LIMITS = {  # path: (default, maximum)
     "/query_session_names": (100, 1000),
@@ -305,9 +352,10 @@ def _get_doc(api: Api) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def sqlite_api(serve: Callable[..., Api], wechat: FakeWeChat) -> Api:
-    """Auth off, every endpoint served (/login against the fake WeChat)."""
-    return serve("sqlite", **login_settings(wechat))
+def sqlite_api(serve: Callable[..., Api], wechat: FakeWeChat, model: FakeModel) -> Api:
+    """Auth off, every endpoint served (/login against the fake WeChat, the replies against
+    the fake model)."""
+    return serve("sqlite", **login_settings(wechat), **model_settings(model))
 
 
 @pytest.fixture(scope="module")
@@ -316,16 +364,17 @@ def doc(sqlite_api: Api) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def secured_doc(serve: Callable[..., Api], wechat: FakeWeChat) -> dict[str, Any]:
+def secured_doc(serve: Callable[..., Api], wechat: FakeWeChat, model: FakeModel) -> dict[str, Any]:
     """The document of a server with auth on, read with the service key."""
-    api = serve("sqlite", **secure_settings(wechat))
+    api = serve("sqlite", **secure_settings(wechat), **model_settings(model))
     api.http.headers["authorization"] = f"Bearer {SERVICE_KEY}"
     return _get_doc(api)
 
 
 @pytest.fixture(scope="module")
 def bare_doc(serve: Callable[..., Api]) -> dict[str, Any]:
-    """The document of a server with auth off and no WeChat: /login is not served."""
+    """The document of a server with auth off, no WeChat and no model: /login and the
+    replies of §8 are not served."""
     return _get_doc(serve("sqlite"))
 
 
@@ -475,6 +524,8 @@ def test_the_parts_and_tool_calls_of_a_message_carry_their_limits(doc: dict[str,
 def test_success_reply_lists_the_fields(doc: dict[str, Any], path: str) -> None:
     responses = doc["paths"][path]["post"]["responses"]
     assert "200" in responses, sorted(responses)
+    if path == "/follow_reply":  # events only (test_a_reply_is_described_as_an_event_stream)
+        return
     schema = json_schema(doc, responses["200"])
     assert_fields(doc, schema, {**ENVELOPE, **REPLY_FIELDS[path]})
     for (item_path, name), fields in ITEM_FIELDS.items():
@@ -498,7 +549,7 @@ def test_error_replies_are_the_statuses_the_route_answers(
     for status in expected:
         assert responses[status].get("description"), responses[status]
         assert_fields(document, json_schema(document, responses[status]), ENVELOPE)
-    assert ("409" in responses) == (path in WRITE_PATHS)
+    assert ("409" in responses) == (path in WRITE_PATHS or path == "/follow_reply")  # ok 11
 
 
 def test_healthz_reply_lists_version_and_store(doc: dict[str, Any]) -> None:
@@ -524,8 +575,21 @@ def test_openapi_json_declares_its_own_failures(
 def test_login_is_listed_only_when_served(doc: dict[str, Any], bare_doc: dict[str, Any]) -> None:
     assert "/login" in doc["paths"]
     assert "/login" not in bare_doc["paths"]
-    assert set(bare_doc["paths"]) == set(doc["paths"]) - {"/login"}
+    replies = {"/ask_ai", "/follow_reply", "/stop_reply"}  # served only with a model
+    assert replies <= set(doc["paths"]) and not replies & set(bare_doc["paths"])
+    assert set(bare_doc["paths"]) == set(doc["paths"]) - {"/login"} - replies
     assert "LoginRequest" not in bare_doc["components"]["schemas"]
+    assert "AskAiRequest" not in bare_doc["components"]["schemas"]
+
+
+def test_a_reply_is_described_as_an_event_stream(doc: dict[str, Any]) -> None:
+    ask = doc["paths"]["/ask_ai"]["post"]["responses"]["200"]["content"]
+    assert set(ask) == {"text/event-stream", "application/json"}  # stream: false: the start
+    assert "delta" in ask["text/event-stream"]["schema"]["description"]
+    follow = doc["paths"]["/follow_reply"]["post"]["responses"]["200"]["content"]
+    assert set(follow) == {"text/event-stream"}
+    stop = doc["paths"]["/stop_reply"]["post"]["responses"]["200"]["content"]
+    assert set(stop) == {"application/json"}
 
 
 def test_security_is_declared_only_with_auth_on(
@@ -565,7 +629,7 @@ def test_request_fields_carry_their_limits(doc: dict[str, Any], path: str) -> No
             assert rule == {"type": "integer", "minimum": 1, "maximum": most}, rule
             assert prop["default"] == default
             continue
-        if name == "session_id" and path in ("/add_chat", "/add_chats"):  # "": a new one
+        if name == "session_id" and path in ("/add_chat", "/add_chats", "/ask_ai"):  # "": new
             assert rule["maxLength"] == 64 and rule.get("minLength", 0) == 0
             continue
         expected = FIELD_RULES.get(name)

@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, overload
 
 import httpx
+import msgspec
 
 from huihua.client.calls import Policy
 from huihua.client.endpoints import BY_NAME, Endpoint
-from huihua.client.streams import AsyncReplyStream, ReplyStream, Start, Tries, ask_fields, start_of
+from huihua.client.streams import AsyncReplyStream, ReplyStream, Start, Tries
 from huihua.wire.replies import StopReplyReply
 
 
@@ -220,3 +221,14 @@ class AsyncAsking:
             fields["request_id"] = request_id
         reply: StopReplyReply = await self.call(BY_NAME["stop_reply"], fields)
         return reply
+
+
+def ask_fields(**fields: Any) -> dict[str, Any]:
+    """Return /ask_ai's body fields: those given, without the ones left at their default."""
+    return {k: v for k, v in fields.items() if v is not None and v is not False}
+
+
+def start_of(reply: Any) -> Start:
+    """Return an ask's plain reply (``stream: false``: start's data) as its Start."""
+    data = reply if isinstance(reply, dict) else msgspec.structs.asdict(reply)
+    return msgspec.convert(data, Start)

@@ -90,7 +90,7 @@ class Call:
         self.sent = 0  # tries answered or lost so far
 
     def _backoff(self) -> float:
-        wait = min(self.policy.max_backoff, self.policy.backoff * 2 ** (self.sent - 1))
+        wait = min(self.policy.max_backoff, self.policy.backoff * 2.0 ** (self.sent - 1))
         return wait / 2 + random.random() * wait / 2
 
     def lost(self, error: Exception) -> Retry:

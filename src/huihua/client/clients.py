@@ -20,7 +20,7 @@ import httpx
 import msgspec
 
 from huihua.client.asking import Asking, AsyncAsking
-from huihua.client.calls import Call, Done, Policy
+from huihua.client.calls import Call, Done, Policy, Retry
 from huihua.client.endpoints import ENDPOINTS, Endpoint
 from huihua.client.streams import IDLE_TIMEOUT
 from huihua.wire.replies import ChatOut, HealthReply, SessionOut
@@ -89,7 +89,7 @@ class Client(Asking):
             try:
                 response = self.http.post(endpoint.path, content=call.body)
             except httpx.TransportError as error:
-                outcome = call.lost(error)
+                outcome: Done | Retry = call.lost(error)
             else:
                 outcome = call.answered(response.status_code, response.headers, response.content)
             if isinstance(outcome, Done):
@@ -158,7 +158,7 @@ class AsyncClient(AsyncAsking):
             try:
                 response = await self.http.post(endpoint.path, content=call.body)
             except httpx.TransportError as error:
-                outcome = call.lost(error)
+                outcome: Done | Retry = call.lost(error)
             else:
                 outcome = call.answered(response.status_code, response.headers, response.content)
             if isinstance(outcome, Done):

@@ -5,9 +5,10 @@ contract adds is one line here. ``fields`` are the request's fields (besides
 ``request_id``, which every call takes); None takes any field (``add_user``'s further
 profile fields). ``reply`` names the reply struct of huihua.wire.replies; one the wire
 package does not have yet (its endpoint is not on the server yet either, and answers ok 2)
-is decoded as a dict. /ask_ai and /follow_reply answer a stream of events (streams.py):
-their methods are written out in clients.py, and their ``reply`` is start's data, which
-/ask_ai answers alone with ``stream: false``.
+is decoded as a dict. The methods of §8's three rows are written out, with their fields as
+keyword parameters (asking.py): /ask_ai and /follow_reply answer a stream of events
+(streams.py); /ask_ai's ``reply`` is start's data, which it answers alone with
+``stream: false``.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ _ROWS: tuple[tuple[str, str | None, str], ...] = (
         "user_id session_id session_title msg parts meta model regenerate notify stream",
         "AskAiReply",
     ),
-    ("follow_reply", "user_id session_id seq after", "AskAiReply"),
+    ("follow_reply", "user_id session_id seq after", "Envelope"),
     ("stop_reply", "user_id session_id seq", "StopReplyReply"),
 )
 ENDPOINTS = tuple(
@@ -72,9 +73,6 @@ ENDPOINTS = tuple(
     for name, fields, reply in _ROWS
 )
 BY_NAME = {e.name: e for e in ENDPOINTS}
-# Answered with a stream of events (streams.py): the clients' methods for these are written
-# out, not made from the table.
-STREAMED = frozenset({"ask_ai", "follow_reply"})
 
 
 def check_fields(endpoint: Endpoint, fields: dict[str, Any]) -> None:

@@ -197,7 +197,7 @@ class Tries:
         self._frames = _Frames()
         if self._follow is None:
             return self.call.endpoint.path, self.call.body
-        body = {**self._follow, "after": self.last, "request_id": self.call.request_id}
+        body = {"request_id": self.call.request_id, **self._follow, "after": self.last}
         return self.call.endpoint.path, _encode(body)
 
     @staticmethod
@@ -222,14 +222,16 @@ class Tries:
         if number <= self.last:
             return None  # had it already: a stream begins again with start, or overlaps
         self.last = number
-        pass  # a stream that brings news earns a fresh count of tries
+        self.call.sent = 0  # a stream that brings news earns a fresh count of tries
         if event is None:
             return None  # an event this client does not know: counted, not shown
         event = msgspec.structs.replace(event, id=number)
         self.reply.apply(event)
         if isinstance(event, Start) and self._follow is None:
+            # The follows carry the ask's request_id: the server's logs show one request,
+            # and a NoReply names the id whose ask is safe to send again.
             fields = {**self._user, "session_id": event.session_id, "seq": event.seq}
-            self._following(fields)
+            self._following({**fields, "request_id": self.request_id})
         elif isinstance(event, Done):
             self.finished = True
         return event
@@ -257,7 +259,9 @@ class Tries:
 class ReplyStream:
     """The events of one reply (:class:`Start`, :class:`Delta`…, :class:`Done`), read as
     they come and resumed by themselves when the connection breaks (see the module's
-    docstring). Iterate over it, or call :meth:`collect`; ``reply`` is the text so far.
+    docstring). Iterate over it, or call :meth:`collect`; ``reply`` is the :class:`Reply`
+    so far, and ``request_id`` the ask's (sent on every try, and named by ``NoReply``: an
+    ask sent again with it gets the same reply's stream, never a second answer).
 
     ::
 
@@ -379,14 +383,3 @@ class AsyncReplyStream:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def ask_fields(**fields: Any) -> dict[str, Any]:
-    """Return /ask_ai's body fields: those given, without the ones left at their default."""
-    return {k: v for k, v in fields.items() if v is not None and v is not False}
-
-
-def start_of(reply: Any) -> Start:
-    """Return an ask's plain reply (``stream: false``: start's data) as its Start."""
-    data = reply if isinstance(reply, dict) else msgspec.structs.asdict(reply)
-    return msgspec.convert(data, Start)

@@ -204,6 +204,7 @@ def create_app(
         max_msg_chars=settings.max_msg_chars,
         max_meta_bytes=settings.max_meta_bytes,
         max_profile_bytes=settings.max_profile_bytes,
+        models=settings.models,
     )
     # The document describes what is served, as these settings serve it.
     openapi_body = _encode(build_openapi(served, auth=settings.auth, limits=limits))

@@ -15,7 +15,7 @@ from huihua.wire.parse import Parsed
 
 
 async def ask_ai(ctx: Context, parsed: Parsed, who: Principal) -> bytes | EventStream:
-    inp = v.check_ask_ai(parsed, ctx.limits, ctx.settings.models)
+    inp = v.check_ask_ai(parsed, ctx.limits)
     who.check(inp.user_id)
     assert ctx.replies is not None  # the route is served only with a model
     call = write_call("/ask_ai", parsed, parsed.data)

@@ -214,8 +214,9 @@ class Endpoint:
     strict: bool = True
     # Needs no credential even with auth on (/login: how a mini-program gets one).
     public: bool = False
-    # Served only with a model configured (API.md §8): answers an event stream.
+    # Served only with a model configured (API.md §8); ``events``: answers an event stream.
     model: bool = False
+    events: bool = False
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -375,6 +376,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ask_ai,
         {"user_id": "u1", "session_id": "s1", "msg": "写一首关于秋天的诗"},
         model=True,
+        events=True,
     ),
     Endpoint(
         "/follow_reply",
@@ -385,6 +387,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         follow_reply,
         {"user_id": "u1", "session_id": "s1", "seq": 2, "after": 0},
         model=True,
+        events=True,
     ),
     Endpoint(
         "/stop_reply",

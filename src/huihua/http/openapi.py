@@ -32,10 +32,21 @@ WRITE_PATHS = frozenset(
         "/delete_specific_session",
         "/delete_sessions",
         "/delete_user",
+        "/ask_ai",
+        "/stop_reply",
     }
 )
 # The paths that answer ok 11 (HTTP 409 too): the target's kind or state rules it out.
-NOT_APPLICABLE_PATHS = frozenset({"/update_chat", "/rate_chat"})
+NOT_APPLICABLE_PATHS = frozenset(
+    {"/update_chat", "/rate_chat", "/ask_ai", "/follow_reply", "/stop_reply"}
+)
+# The paths whose success is a reply's event stream (API.md §8.2).
+EVENTS = (
+    "The reply's events, as Server-Sent Events: `id` numbers them from 1; `start` (the "
+    "envelope, session_id, seqs, created_at), `delta` ({msg?, reasoning?, replace?}: text to "
+    "append, or with replace the whole text so far), and `done` ({seq, status, failed, meta, "
+    "msg?}, sent once the finished reply is stored); a `: ping` comment after 15 s of silence."
+)
 
 
 _DESCRIPTIONS = {
@@ -46,7 +57,8 @@ _DESCRIPTIONS = {
     "404": "ok 2: the user or the session does not exist",
     "409": "ok 5: this request_id was already used for a different request",
     "409+11": "ok 5: this request_id was already used for a different request; ok 11: the "
-    'message is not an "ai" reply, or a finished reply would be set back to "streaming"',
+    'message is not an "ai" reply, a finished reply would be set back to "streaming", a '
+    "reply is being generated in the session (or stopped when finished)",
     "413": "ok 6: the body (over 1 MiB) or a field over its limit",
     "429": "ok 7: rate limited; retry after the Retry-After header's seconds",
     "500": "ok 9: internal error, logged with the request_id",
@@ -65,10 +77,12 @@ def statuses(path: str, *, auth: bool) -> list[str]:
     codes = ["400", "403", "413", "500", "503"]
     if path != "/add_user":  # add_user creates; /login creates or finds
         codes.append("404")
-    if path in WRITE_PATHS:
+    if path in WRITE_PATHS or path in NOT_APPLICABLE_PATHS:
         codes.append("409")
     if auth or path == "/login":  # /login: WeChat refuses the code (ok 3) or throttles (7)
         codes += ["401", "429"]
+    elif path == "/ask_ai":  # the replies' limits and the daily quota
+        codes.append("429")
     if path == "/login":
         codes.remove("404")
     return sorted(codes)
@@ -99,6 +113,12 @@ def build_openapi(
     paths: dict[str, Any] = {}
     for e in endpoints:
         success = {"description": "ok 0: success", **_json(refs_of[e.reply])}
+        if e.events:
+            events = {"schema": {"type": "string", "description": EVENTS}}
+            success["description"] = "ok 0: " + EVENTS
+            success["content"] = {"text/event-stream": events}
+            if e.path == "/ask_ai":  # stream: false answers the start's data alone
+                success["content"] |= _json(refs_of[e.reply])["content"]
         links = _links(e.path, names)
         if links:
             success["links"] = links
@@ -152,8 +172,9 @@ def build_openapi(
             "title": "huihua",
             "version": __version__,
             "description": "Chat history for AI chat apps. Every reply is the envelope "
-            "{request_id, ok, failed}; see API.md for the ok codes. A wrong method on a "
-            "path answers 405 (ok 10), an unknown path 404 (ok 2).",
+            "{request_id, ok, failed} (a reply's event stream begins with it); see API.md for "
+            "the ok codes. A wrong method on a path answers 405 (ok 10), an unknown path 404 "
+            "(ok 2).",
         },
         "paths": paths,
         "components": {"schemas": components},

@@ -146,6 +146,12 @@ def _field_rules(limits: Limits) -> dict[str, dict[str, Any]]:
             "seq a client has (not with before_seq).",
         },
         "seq": {"type": "integer", "minimum": 1, "maximum": SEQ_MAX},
+        "after": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": SEQ_MAX,
+            "description": "The id of the last event the client has (0: from start).",
+        },
         "comment": _text(
             0, COMMENT_MAX, description='With a rating only ("" clears both); no U+0000.'
         ),
@@ -253,7 +259,14 @@ def constrain(schema: dict[str, Any], limits: Limits) -> None:
             "description": "true: listed first, most recently pinned first (pinning a pinned "
             "session again keeps its place); false: back to its place by activity.",
         }
-    if title in ("AddChatRequest", "AddChatsRequest"):
+    if title == "AskAiRequest":
+        _ask_rules(rules, limits)
+        schema["description"] = (
+            "The question, as /add_chat takes a user message (msg, parts, meta); or "
+            "regenerate: true (no msg, parts or meta) in a named session: its last message, "
+            "an ai reply that is not streaming, is deleted and its question answered again."
+        )
+    if title in ("AddChatRequest", "AddChatsRequest", "AskAiRequest"):
         rules["session_id"] = _text(
             0,
             SESSION_ID_MAX,
@@ -284,6 +297,20 @@ def constrain(schema: dict[str, Any], limits: Limits) -> None:
             "JSON in all; their names may not be "
             f"{', '.join(sorted(RESERVED_PROFILE_FIELDS))}."
         )
+
+
+def _ask_rules(rules: dict[str, dict[str, Any]], limits: Limits) -> None:
+    """/ask_ai's own fields (API.md §8.2)."""
+    model: dict[str, Any] = {"type": "string", "description": "One of the configured models."}
+    if limits.models:
+        model |= {"enum": list(limits.models), "description": "The first is the default."}
+    rules["model"] = model
+    for name, what in (
+        ("regenerate", "Answer the session's last question again, in place of its last reply."),
+        ("notify", "Send WeChat's subscription message if the reply ends while unheard."),
+        ("stream", "false: answer start's data alone, as JSON; the reply is made all the same."),
+    ):
+        rules[name] = {"type": "boolean", "description": what}
 
 
 def describe_chat_out(schema: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ import asyncio
 import email.utils
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +126,9 @@ _decode_error = msgspec.json.Decoder(_ErrorBody).decode
 class _Retry(Exception):
     """A failure before the first text that may pass: try again after ``delay_s`` (or later)."""
 
-    def __init__(self, reason: str, *, status: int | None = None, delay_s: float | None = None):
+    def __init__(
+        self, reason: str, *, status: int | None = None, delay_s: float | None = None
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.delay_s = delay_s
@@ -167,7 +169,7 @@ class ModelClient:
 
     async def stream(
         self, model: str, messages: list[dict[str, Any]]
-    ) -> AsyncIterator[Chunk | Ended]:
+    ) -> AsyncGenerator[Chunk | Ended, None]:
         """Yield the reply's text as it comes, then one ``Ended``.
 
         Iterate it from one task, inside ``contextlib.aclosing`` so that leaving early closes
@@ -187,8 +189,36 @@ class ModelClient:
             if first is not None:
                 yield first
             if not parser.done:
-                async for chunk in self._rest(chunks, parser):
-                    yield chunk
+                # The rest, to the end of the stream or its [DONE], each read timed by the
+                # watchdog (inline: a generator between would cost each chunk a hop).
+                idle_s = self.settings.idle_timeout_s
+                watchdog = _Watchdog(idle_s)
+                clock = watchdog.clock
+                try:
+                    watchdog.since = clock()
+                    watchdog.reading = True
+                    async for data in chunks:
+                        watchdog.reading = False
+                        chunk = parser.feed(data)
+                        if chunk is not None:
+                            yield chunk
+                        if parser.done:
+                            break
+                        watchdog.since = clock()
+                        watchdog.reading = True
+                except asyncio.CancelledError:
+                    if watchdog.expired():
+                        reason = f"the model went silent for {idle_s:g} s"
+                        raise self._error(reason, broken=True) from None
+                    raise
+                except httpx.TransportError as exc:
+                    reason = f"the model's stream broke ({_describe(exc)})"
+                    raise self._error(reason, broken=True) from None
+                except _BadChunk as exc:
+                    raise self._error(str(exc), broken=True) from None
+                finally:
+                    watchdog.reading = False
+                    watchdog.stop()
             if parser.done:
                 await _drain(chunks)
             tail = parser.flush()
@@ -274,36 +304,6 @@ class ModelClient:
             raise _Retry("the model's stream ended before its first text")
         return None
 
-    async def _rest(self, chunks: AsyncIterator[bytes], parser: _Parser) -> AsyncIterator[Chunk]:
-        """Yield the text after the first, to the end of the stream or its [DONE]."""
-        idle_s = self.settings.idle_timeout_s
-        watchdog = _Watchdog(idle_s)
-        clock = watchdog.clock
-        try:
-            watchdog.since = clock()
-            watchdog.reading = True
-            async for data in chunks:
-                watchdog.reading = False
-                chunk = parser.feed(data)
-                if chunk is not None:
-                    yield chunk
-                if parser.done:
-                    return
-                watchdog.since = clock()
-                watchdog.reading = True
-        except asyncio.CancelledError:
-            if watchdog.expired():
-                raise self._error(f"the model went silent for {idle_s:g} s", broken=True) from None
-            raise
-        except httpx.TransportError as exc:
-            reason = f"the model's stream broke ({_describe(exc)})"
-            raise self._error(reason, broken=True) from None
-        except _BadChunk as exc:
-            raise self._error(str(exc), broken=True) from None
-        finally:
-            watchdog.reading = False
-            watchdog.stop()
-
     def _error(self, reason: str, status: int | None = None, *, broken: bool = False) -> ModelError:
         """Return the error to raise, its reason cleared of the key."""
         if self.settings.api_key:
@@ -335,19 +335,19 @@ class _Parser:
             data = self._newlines(data)
         if self._rest:
             data = self._rest + data
-        lines = data.split(b"\n")
-        self._rest = lines.pop()
+            self._rest = b""
+        # A model's chunk mostly comes alone in a read, whole: "data: {...}\n\n".
+        if (
+            self._data is None
+            and data.startswith(b"data: ")
+            and data.find(b"\n") == len(data) - 2
+            and data.endswith(b"\n\n")
+        ):
+            payloads: list[bytes] = [data[6:-2]]
+        else:
+            payloads = self._payloads(data)
         content = reasoning = ""
-        for line in lines:
-            if line:
-                if line.startswith(b"data:"):
-                    value = line[6:] if line[5:6] == b" " else line[5:]
-                    self._data = value if self._data is None else self._data + b"\n" + value
-                continue  # comments (": keep-alive"), event:, id:, retry: say nothing here
-            payload = self._data
-            if payload is None:
-                continue
-            self._data = None
+        for payload in payloads:
             if payload == b"[DONE]":
                 self.done = True
                 break
@@ -379,6 +379,22 @@ class _Parser:
             return Chunk(content, reasoning)
         return None
 
+    def _payloads(self, data: bytes) -> list[bytes]:
+        """Return the data of the events ``data`` completes; keep what it leaves unfinished."""
+        lines = data.split(b"\n")
+        self._rest = lines.pop()
+        payloads = []
+        for line in lines:
+            if line:
+                if line.startswith(b"data:"):
+                    value = line[6:] if line[5:6] == b" " else line[5:]
+                    self._data = value if self._data is None else self._data + b"\n" + value
+                # comments (": keep-alive"), event:, id:, retry: say nothing huihua uses
+            elif self._data is not None:
+                payloads.append(self._data)
+                self._data = None
+        return payloads
+
     def flush(self) -> Chunk | None:
         """Return the text the think splitter held back, at the end (None: nothing)."""
         if self._think is None:
@@ -408,8 +424,17 @@ class _Watchdog:
     when it fires during a read that is not late yet, it is set again for that read's limit.
     """
 
-    __slots__ = ("_cancelling", "_handle", "_limit", "_loop", "_task", "clock", "fired")
-    __slots__ += ("reading", "since")
+    __slots__ = (
+        "_cancelling",
+        "_handle",
+        "_limit",
+        "_loop",
+        "_task",
+        "clock",
+        "fired",
+        "reading",
+        "since",
+    )
 
     def __init__(self, limit_s: float) -> None:
         self._loop = asyncio.get_running_loop()

@@ -283,9 +283,10 @@ class AskInput(msgspec.Struct):
     stream: bool
 
 
-def check_ask_ai(parsed: Parsed, limits: Limits, models: tuple[str, ...]) -> AskInput:
+def check_ask_ai(parsed: Parsed, limits: Limits) -> AskInput:
     """Return /ask_ai's checked input: a question as a ``user`` message of /add_chat, or
-    ``regenerate`` in a named session; the model one of ``models`` (the first by default)."""
+    ``regenerate`` in a named session; the model one of the limits' ``models`` (the first
+    by default)."""
     req = parsed.fields()
     c = parsed.checker()
     c.user_id(req.user_id)
@@ -303,7 +304,8 @@ def check_ask_ai(parsed: Parsed, limits: Limits, models: tuple[str, ...]) -> Ask
     else:
         chat = ChatIn(role="user", msg=req.msg or "", parts=req.parts, meta=req.meta)
         question = check_message(c, chat, limits)
-    model = models[0] if req.model is None else req.model
+    models = limits.models
+    model = models[0] if req.model is None and models else (req.model or "")
     if model not in models:
         c.bad(f"model: must be one of {', '.join(models)}")
     inp = _appending(c, req, [])

@@ -59,6 +59,7 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     max_msg_chars: int = 65_536
     max_meta_bytes: int = 8_192
     max_profile_bytes: int = 8_192
+    models: tuple[str, ...] = ()  # /ask_ai's model: one of these
 
 
 class Checker:

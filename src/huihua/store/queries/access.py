@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 
 from huihua.store.queries._common import insert_row, matches
-from huihua.store.queries.replies import delete_user_replies
+from huihua.store.queries.replies import delete_user_usage
 from huihua.store.queries.sessions import delete_all_sessions
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import idempotency_records, login_codes, users
@@ -59,7 +59,7 @@ def set_token_nonce(db: Db, user_id: str, nonce: str) -> None:
 def delete_user(db: Db, user_id: str) -> bool:
     """Delete the user and every row of theirs; return whether the user existed."""
     delete_all_sessions(db, user_id)
-    delete_user_replies(db, user_id)
+    delete_user_usage(db, user_id)
     db.run(_DELETE_USER_IDEMPOTENCY, user_id=user_id)
     db.run(_DELETE_USER_LOGIN_CODES, user_id=user_id)
     return db.run(_DELETE_USER, user_id=user_id) > 0

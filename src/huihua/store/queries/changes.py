@@ -12,6 +12,7 @@ from huihua.store import signature
 from huihua.store.queries._common import matches
 from huihua.store.queries.digests import delete_digest
 from huihua.store.queries.messages import CHANGEABLE, MESSAGE_FIELDS
+from huihua.store.queries.replies import forget_replies
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages
 
@@ -88,4 +89,5 @@ def delete_messages(db: Db, user_id: str, session_id: str, seq: int, *, later: b
     statement = _DELETE_FROM if later else _DELETE_ONE
     deleted = db.run(statement, user_id=user_id, session_id=session_id, seq=seq)
     delete_digest(db, user_id)
+    forget_replies(db, user_id, session_id, seq, later=later)
     return deleted

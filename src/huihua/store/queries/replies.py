@@ -41,6 +41,14 @@ _MOVE_LEASE = Statement(
 )
 _DELETE_REPLY = Statement(delete(ai_replies).where(_REPLY_KEY))
 _DELETE_USER_REPLIES = Statement(delete(ai_replies).where(matches(_r.user_id)))
+_DELETE_SESSION_REPLIES = Statement(
+    delete(ai_replies).where(matches(_r.user_id), matches(_r.session_id))
+)
+_DELETE_REPLIES_FROM = Statement(
+    delete(ai_replies).where(
+        matches(_r.user_id), matches(_r.session_id), _r.seq >= bindparam("seq")
+    )
+)
 _EXPIRED = Statement(
     select(_r.user_id, _r.session_id, _r.seq)
     .where(_r.lease_until < bindparam("now"))
@@ -152,6 +160,19 @@ def delete_reply(db: Db, user_id: str, session_id: str, seq: int) -> None:
     db.run(_DELETE_REPLY, user_id=user_id, session_id=session_id, seq=seq)
 
 
+def forget_replies(
+    db: Db, user_id: str, session_id: str | None = None, seq: int = 0, *, later: bool = True
+) -> None:
+    """Delete the leases of the replies a deletion takes: the user's sessions' (no
+    ``session_id``), a session's, or those from ``seq`` on (``later``) or at ``seq``."""
+    if session_id is None:
+        db.run(_DELETE_USER_REPLIES, user_id=user_id)
+    elif later:
+        db.run(_DELETE_REPLIES_FROM, user_id=user_id, session_id=session_id, seq=seq)
+    else:
+        db.run(_DELETE_REPLY, user_id=user_id, session_id=session_id, seq=seq)
+
+
 def expired_replies(db: Db, now: int, limit: int) -> list[tuple[str, str, int]]:
     """Return up to ``limit`` replies whose lease ran out: (user_id, session_id, seq)."""
     return [(row[0], row[1], int(row[2])) for row in db.tuples(_EXPIRED, now=now, limit=limit)]
@@ -201,7 +222,6 @@ def add_usage(
     )
 
 
-def delete_user_replies(db: Db, user_id: str) -> None:
-    """Delete every reply lease and usage row of the user."""
-    db.run(_DELETE_USER_REPLIES, user_id=user_id)
+def delete_user_usage(db: Db, user_id: str) -> None:
+    """Delete the user's usage rows (their replies' leases go with their sessions)."""
     db.run(_DELETE_USER_USAGE, user_id=user_id)

@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 from huihua.store.queries._common import insert_row, matches
 from huihua.store.queries.digests import delete_digest
+from huihua.store.queries.replies import forget_replies
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions
 
@@ -268,6 +269,7 @@ def delete_session(db: Db, user_id: str, session_id: str) -> bool:
     db.run(_DELETE_SESSION_MESSAGES, user_id=user_id, session_id=session_id)
     existed = db.run(_DELETE_SESSION, user_id=user_id, session_id=session_id) > 0
     delete_digest(db, user_id)
+    forget_replies(db, user_id, session_id)
     return existed
 
 
@@ -277,4 +279,5 @@ def delete_all_sessions(db: Db, user_id: str) -> int:
     db.run(_DELETE_USER_MESSAGES, user_id=user_id)
     deleted = db.run(_DELETE_USER_SESSIONS, user_id=user_id)
     delete_digest(db, user_id)
+    forget_replies(db, user_id)
     return deleted
