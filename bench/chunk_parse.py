@@ -185,6 +185,8 @@ async def read_bytes(base_url: str, streams: int, replay: Replay = None) -> str:
 class _FloorProtocol(asyncio.Protocol):
     """One streamed answer read by httptools, its body fed to huihua's parser."""
 
+    reads = 0  # of the socket, by every instance: how many chunks a read brings
+
     def __init__(self, ended: asyncio.Future[str]) -> None:
         self.http = httptools.HttpResponseParser(self)
         self.sse = _Parser(think_tags=False)
@@ -192,6 +194,7 @@ class _FloorProtocol(asyncio.Protocol):
         self.ended = ended
 
     def data_received(self, data: bytes) -> None:
+        _FloorProtocol.reads += 1
         self.http.feed_data(data)
 
     def on_body(self, body: bytes) -> None:
@@ -310,7 +313,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=20_000, help="content chunks a run")
     parser.add_argument("--streams", type=int, default=100, help="streams at once, paced")
-    parser.add_argument("--delay-ms", type=float, default=10.0, help="between chunks, paced")
+    parser.add_argument("--delay-ms", type=float, default=25.0, help="between chunks, paced")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--readers", default=",".join(READERS))
@@ -338,12 +341,18 @@ def main() -> None:
                 replay = _run(record(fake.base_url), args.loop)
             for reader in readers:  # a first read warms up imports, pools and caches
                 measure(reader, fake.base_url, min(streams, 4), expected, args.loop)
+            _FloorProtocol.reads = 0
             for _ in range(args.runs):
                 for reader in readers:
                     used = measure(reader, fake.base_url, streams, expected, args.loop)
                     figures.setdefault((shape, reader), []).append(used / (streams * chunks))
         finally:
             fake.stop()
+        if "floor" in readers:
+            per_read = streams * chunks * args.runs / _FloorProtocol.reads
+            print(
+                f"{shape}: {per_read:.2f} content chunks a read of the socket (floor)", flush=True
+            )
     expected = "".join(chinese_pieces(args.chunks))
     for _ in range(args.runs):
         for reader in (r for r in readers if r in REPLAYED):

@@ -28,7 +28,9 @@ async def follow_reply(ctx: Context, parsed: Parsed, who: Principal) -> bytes | 
     who.check(req.user_id)
     assert ctx.replies is not None
     key = (req.user_id, req.session_id, req.seq)
-    frames = await service.follow_reply(ctx.store, ctx.replies, parsed.request_id, key, req.after)
+    frames = await service.follow_reply(
+        ctx.store, ctx.replies, parsed.request_id, key, req.after or 0
+    )
     return EventStream(frames)
 
 

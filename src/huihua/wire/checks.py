@@ -315,8 +315,8 @@ def check_ask_ai(parsed: Parsed, limits: Limits) -> AskInput:
         session_title=inp.session_title,
         question=question,
         model=model,
-        notify=req.notify,
-        stream=req.stream,
+        notify=bool(req.notify),
+        stream=req.stream is not False,
     )
 
 
@@ -327,8 +327,9 @@ def check_reply(parsed: Parsed) -> Any:
     c.user_id(req.user_id)
     c.session_id(req.session_id)
     c.number("seq", req.seq, 1, SEQ_MAX)
-    after = getattr(req, "after", 0)
-    c.number("after", after, 0, SEQ_MAX)
+    after = getattr(req, "after", None)
+    if after is not None:
+        c.number("after", after, 0, SEQ_MAX)
     c.done()
     return req
 

@@ -199,9 +199,9 @@ class AskAiRequest(Request):
     parts: list[Part] | None = None
     meta: dict[str, Any] | None = None
     model: str | None = None
-    regenerate: bool = False
-    notify: bool = False
-    stream: bool = True
+    regenerate: bool | None = None  # None: false
+    notify: bool | None = None  # None: false
+    stream: bool | None = None  # None: true
 
 
 class FollowReplyRequest(Request):
@@ -210,7 +210,7 @@ class FollowReplyRequest(Request):
     user_id: str
     session_id: str
     seq: int
-    after: int = 0
+    after: int | None = None  # None: 0
 
 
 class StopReplyRequest(Request):
