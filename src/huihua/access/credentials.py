@@ -55,6 +55,8 @@ class Principal:
     kind: str
     user_id: str | None = None
     log_name: str = "-"
+    # Auth off: whether the request came from this machine (asked on the operator's routes).
+    local: bool = True
 
     def check(self, user_id: str | None, *, backend_only: str | None = None) -> None:
         """Raise Forbidden (ok 4) when this caller may not make this request for ``user_id``.
@@ -69,8 +71,21 @@ class Principal:
         if user_id != self.user_id:
             raise Forbidden("user_id: this token is for another user")
 
+    def check_operator(self) -> None:
+        """Raise Forbidden (ok 4) unless this caller may use the operator's routes (API.md
+        §9): the service key, or with auth off a request from this machine."""
+        if self.kind == "user":
+            raise Forbidden(OPERATOR_ONLY)
+        if not self.local:
+            raise Forbidden(OPERATOR_LOOPBACK)
 
+
+OPERATOR_ONLY = "authorization: the operator's routes need the service key"
+OPERATOR_LOOPBACK = (
+    "authorization: auth is off, so the operator's routes answer requests from this machine only"
+)
 OPEN = Principal("open", log_name="open")
+OPEN_REMOTE = Principal("open", log_name="open", local=False)
 SERVICE = Principal("service", log_name="service")
 ANONYMOUS = Principal("anonymous", log_name="anonymous")
 
@@ -107,6 +122,8 @@ class Access:
         decoded into it (``strict``), and whether it needs no credential (``public``).
         """
         if not self.on:
+            if spec.operator and not _from_this_machine(scope):
+                return OPEN_REMOTE, parsed
             return OPEN, parsed
         if spec.public and not _headers(scope, b"authorization"):
             who = ANONYMOUS
@@ -198,6 +215,17 @@ class Access:
 def _headers(scope: Scope, name: bytes) -> list[str]:
     """Return the values of a header (ASGI names are lower case)."""
     return [value.decode("latin-1") for key, value in scope["headers"] if key == name]
+
+
+def _from_this_machine(scope: Scope) -> bool:
+    """Return whether the request's peer is a loopback address, and every address a proxy
+    says it forwarded for is one too."""
+    client = scope.get("client")
+    peer = _ip(client[0] if client else None)
+    if peer is None or not peer.is_loopback or _headers(scope, b"forwarded"):
+        return False
+    hops = [h for v in _headers(scope, b"x-forwarded-for") for h in v.split(",")]
+    return all((hop := _ip(h.strip())) is not None and hop.is_loopback for h in hops)
 
 
 def _digest(value: str) -> bytes:

@@ -67,6 +67,10 @@ _ROWS: tuple[tuple[str, str | None, str], ...] = (
     ),
     ("follow_reply", "user_id session_id seq after", "Envelope"),
     ("stop_reply", "user_id session_id seq", "StopReplyReply"),
+    # The operator's routes (API.md §9), with the service key.
+    ("list_users", "query limit cursor", "ListUsersReply"),
+    ("list_feedback", "rating since limit cursor", "ListFeedbackReply"),
+    ("usage_stats", "days", "UsageStatsReply"),
 )
 ENDPOINTS = tuple(
     Endpoint(name, "/" + name, tuple(fields.split()) if fields else None, reply)

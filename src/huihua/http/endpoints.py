@@ -8,16 +8,12 @@ returns the reply: a struct, already-encoded JSON, or a streamed body (pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
-
-import msgspec
-
 from huihua import service
 from huihua.access.credentials import Principal
+from huihua.http import console_endpoints
 from huihua.http.asking import ask_ai, follow_reply, stop_reply
 from huihua.http.context import Context, write_call
+from huihua.http.endpoint import Endpoint, Handler, Reply
 from huihua.http.pipeline import Streamed
 from huihua.timestamps import rfc3339
 from huihua.wire import checks as v
@@ -27,8 +23,6 @@ from huihua.wire.parse import Parsed
 from huihua.wire.replies import Envelope
 
 NOT_USER_BY_BACKEND = 'role: only the app\'s back end may add messages whose role is not "user"'
-Reply = bytes | msgspec.Struct  # or pipeline.Streamed
-Handler = Callable[[Context, Parsed, Principal], Awaitable[Reply]]
 
 
 async def add_user(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
@@ -196,27 +190,6 @@ async def login(ctx: Context, parsed: Parsed, who: Principal) -> Reply:
         expires_at=rfc3339(facts.expires_at * 1000),
         created=facts.created,
     )
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A POST endpoint: its path, what it takes and gives, and its handler."""
-
-    path: str
-    summary: str
-    request: type[rq.Request]
-    reply: type[Envelope]
-    handler: Handler
-    # A well-formed request (its user and session need not exist): for the docs and the
-    # suites that check every endpoint.
-    example: Mapping[str, Any]
-    # Decode the body into ``request`` (False: as a plain object, for add_user).
-    strict: bool = True
-    # Needs no credential even with auth on (/login: how a mini-program gets one).
-    public: bool = False
-    # Served only with a model configured (API.md §8); ``events``: answers an event stream.
-    model: bool = False
-    events: bool = False
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -398,4 +371,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         {"user_id": "u1", "session_id": "s1", "seq": 2},
         model=True,
     ),
+    *console_endpoints.ENDPOINTS,  # the operator's (API.md §9)
 )
+
+__all__ = ["ENDPOINTS", "Context", "Endpoint", "Handler", "Reply"]

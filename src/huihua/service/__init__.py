@@ -15,6 +15,7 @@ imports the store and the wire contract, never ``huihua.http`` or ``huihua.acces
 - ``search``: find the user's messages by their words;
 - ``export``: a user's data, whole, streamed from one snapshot;
 - ``login``: a wx.login code exchanged once for its user;
+- ``console``: the operator's reads across users (API.md §9; used by name, not here);
 - ``replies``: ask the model (the question and the reply's placeholder, then the relay's
   task), follow a reply, stop one (API.md §8).
 """

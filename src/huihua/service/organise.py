@@ -58,7 +58,7 @@ async def rate_chat(store: Store, call: WriteCall, req: Any) -> bytes:
         if role != "ai":
             raise NotApplicable(f'seq: only an "ai" message can be rated; this one is "{role}"')
         rating = req.rating or None
-        q.rate_message(db, req.user_id, req.session_id, req.seq, rating, req.comment or None)
+        q.rate_message(db, req.user_id, req.session_id, req.seq, rating, req.comment or None, now)
         return RateChatReply(request_id=call.request_id, seq=req.seq, rating=req.rating)
 
     return await store.write(Idempotency(call, req.user_id, work))

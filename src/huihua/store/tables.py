@@ -14,7 +14,8 @@
   (``parts`` and ``tool_calls`` as JSON text, ``reasoning``, ``tool_call_id``, ``name``,
   ``status``) are NULL when not set (``status`` NULL is ``complete``); ``updated_at`` is
   NULL until ``/update_chat`` changes the message; ``rating`` (``like`` or ``dislike``) and
-  its ``comment`` are the user's feedback on an ``ai`` message (``/rate_chat``).
+  its ``comment`` are the user's feedback on an ``ai`` message (``/rate_chat``), given at
+  ``rated_at`` (NULL when unrated).
   ``search_0`` … ``search_15`` are the message's search signature (signature.py), NULL on
   messages that are neither ``user`` nor ``ai``, and the index ``ix_chat_messages_search``
   ``(user_id, created_at, session_id, seq, search_0 …)`` holds it in the order a search
@@ -39,6 +40,10 @@
   good, even when the same openid logs in again later.
 - ``login_codes``: what a ``/login`` answered, under a hash of its WeChat code, for five
   minutes, so that a retried login gets the same reply (WeChat accepts a code once).
+
+The operator's console (API.md §9) reads across users through indexes of their own
+(``ix_users_newest``, ``ix_chat_messages_day``, ``ix_chat_messages_rated``,
+``ix_ai_usage_day``): scans a sharded engine would fan out to every node.
 
 Every primary key starts with ``user_id`` and every query names one user, so a sharded
 engine can spread the rows by user — except ``login_codes``, whose key must be the code's
@@ -123,6 +128,9 @@ users = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("token_nonce", String(32), nullable=True),
+    # The operator's console (API.md §9): the users newest first, their names filtered
+    # from the index alone; the new users of a day.
+    Index("ix_users_newest", "created_at", "user_id", "user_name"),
     **MYSQL_TABLE_OPTIONS,
 )
 
@@ -179,6 +187,7 @@ chat_messages = Table(
     Column("rating", String(8), nullable=True),
     Column("comment", String(1000), nullable=True),
     *(Column(name, BigInteger, nullable=True) for name in signature.NAMES),
+    Column("rated_at", BigInteger, nullable=True),
     # /search_chats: a user's messages newest first, each with its signature, so that a
     # search tests the signatures from the index alone (signature.py).
     Index(
@@ -188,6 +197,20 @@ chat_messages = Table(
         "session_id",
         "seq",
         *signature.NAMES,
+    ),
+    # The operator's console (API.md §9), across users: the messages of a day (how many,
+    # by whom, the replies' statuses), from the index alone; the rated replies, newest
+    # first (only rated ones where the store has partial indexes).
+    Index("ix_chat_messages_day", "created_at", "user_id", "role", "status"),
+    Index(
+        "ix_chat_messages_rated",
+        "rated_at",
+        "user_id",
+        "session_id",
+        "seq",
+        "rating",
+        sqlite_where=text("rated_at IS NOT NULL"),
+        postgresql_where=text("rated_at IS NOT NULL"),
     ),
     **MYSQL_TABLE_OPTIONS,
 )
@@ -227,6 +250,8 @@ ai_usage = Table(
     Column("model", String(128), primary_key=True),
     Column("prompt_tokens", BigInteger, nullable=False),
     Column("completion_tokens", BigInteger, nullable=False),
+    # The usage figures of the operator's console, by day and model across users.
+    Index("ix_ai_usage_day", "day", "model", "prompt_tokens", "completion_tokens"),
     **MYSQL_TABLE_OPTIONS,
 )
 

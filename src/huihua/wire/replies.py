@@ -215,3 +215,76 @@ class HealthReply(Envelope):
     store: str = ""
     durable: bool = True
     warnings: list[str] = msgspec.field(default_factory=list)
+
+
+# -- the operator's routes (API.md §9) --------------------------------------------------
+
+
+class UserRow(msgspec.Struct):
+    """Schema of a user of /list_users: as query_user_info, with the counts; further
+    profile fields follow at top level."""
+
+    user_id: str
+    user_name: str
+    phone: str
+    email: str
+    created_at: str
+    updated_at: str
+    session_count: int
+    message_count: int
+    last_active_at: str | None
+
+
+class ListUsersReply(Envelope):
+    users: list[UserRow] = msgspec.field(default_factory=list)
+    next_cursor: str = ""
+
+
+class FeedbackOut(msgspec.Struct):
+    user_id: str
+    session_id: str
+    session_title: str
+    seq: int
+    rating: str
+    comment: str
+    msg: str
+    question: str
+    rated_at: str
+
+
+class ListFeedbackReply(Envelope):
+    feedback: list[FeedbackOut] = msgspec.field(default_factory=list)
+    next_cursor: str = ""
+
+
+class TokensOut(msgspec.Struct):
+    prompt: int = 0
+    completion: int = 0
+
+
+class DayOut(msgspec.Struct):
+    """One day's figures (``date`` is "total" nowhere: the totals have none)."""
+
+    date: str
+    messages: int = 0
+    active_users: int = 0
+    new_users: int = 0
+    replies: dict[str, int] = msgspec.field(default_factory=dict)
+    tokens: dict[str, TokensOut] = msgspec.field(default_factory=dict)
+    likes: int = 0
+    dislikes: int = 0
+
+
+class TotalsOut(msgspec.Struct):
+    messages: int = 0
+    active_users: int = 0
+    new_users: int = 0
+    replies: dict[str, int] = msgspec.field(default_factory=dict)
+    tokens: dict[str, TokensOut] = msgspec.field(default_factory=dict)
+    likes: int = 0
+    dislikes: int = 0
+
+
+class UsageStatsReply(Envelope):
+    days: list[DayOut] = msgspec.field(default_factory=list)
+    totals: TotalsOut = msgspec.field(default_factory=TotalsOut)

@@ -217,3 +217,23 @@ class StopReplyRequest(Request):
     user_id: str
     session_id: str
     seq: int
+
+
+# -- the operator's routes (API.md §9) --------------------------------------------------
+
+
+class ListUsersRequest(Request):
+    query: str | None = None
+    limit: int | None = None
+    cursor: str | None = None
+
+
+class ListFeedbackRequest(Request):
+    rating: Literal["like", "dislike"] | None = None
+    since: str | None = None
+    limit: int | None = None
+    cursor: str | None = None
+
+
+class UsageStatsRequest(Request):
+    days: int | None = None

@@ -67,7 +67,9 @@ _ROLE = Statement(select(_m.role).where(_MESSAGE_KEY))
 _RATE = Statement(
     update(chat_messages)
     .where(_MESSAGE_KEY)
-    .values(rating=bindparam("rating"), comment=bindparam("comment"))
+    .values(
+        rating=bindparam("rating"), comment=bindparam("comment"), rated_at=bindparam("rated_at")
+    )
 )
 
 
@@ -77,10 +79,18 @@ def message_role(db: Db, user_id: str, session_id: str, seq: int) -> str | None:
 
 
 def rate_message(
-    db: Db, user_id: str, session_id: str, seq: int, rating: str | None, comment: str | None
+    db: Db,
+    user_id: str,
+    session_id: str,
+    seq: int,
+    rating: str | None,
+    comment: str | None,
+    now: int,
 ) -> None:
-    """Set a message's feedback (None clears it)."""
-    db.run(_RATE, user_id=user_id, session_id=session_id, seq=seq, rating=rating, comment=comment)
+    """Set a message's feedback, rated at ``now`` (None clears it, and its time)."""
+    rated_at = None if rating is None else now
+    params = {"rating": rating, "comment": comment, "rated_at": rated_at}
+    db.run(_RATE, user_id=user_id, session_id=session_id, seq=seq, **params)
 
 
 def delete_messages(db: Db, user_id: str, session_id: str, seq: int, *, later: bool) -> int:
