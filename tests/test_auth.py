@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 PATHS = (*POST_PATHS, "GET /openapi.json", "GET /healthz")  # every endpoint of the table
 CASES = ("no credential", "forged token", "expired token", "A on B", "backend only", "service")
 _ALL = dict.fromkeys(PATHS, 0)
+OPERATOR = dict.fromkeys((p for p in POST_PATHS if ENDPOINTS[p].operator), 4)  # §9
 EXPECTED: dict[str, dict[str, int]] = {
     # /login needs no credential; /healthz never does.
     "no credential": dict.fromkeys(PATHS, 3) | {"/login": 0, "GET /healthz": 0},
@@ -51,9 +52,11 @@ EXPECTED: dict[str, dict[str, int]] = {
     # A's token, B's user_id: forbidden (the API description is the back end's alone).
     "A on B": dict.fromkeys(PATHS, 4) | {"/login": 0, "GET /healthz": 0},
     # A's token on A's own data: fine, but never add_user, a message whose role is not
-    # "user" (the examples of add_chats hold an ai placeholder), update_chat or the API doc.
+    # "user" (the examples of add_chats hold an ai placeholder), update_chat, the API doc or
+    # the operator's routes.
     "backend only": _ALL
-    | {"/add_user": 4, "/add_chat": 4, "/add_chats": 4, "/update_chat": 4, "GET /openapi.json": 4},
+    | {"/add_user": 4, "/add_chat": 4, "/add_chats": 4, "/update_chat": 4, "GET /openapi.json": 4}
+    | OPERATOR,
     "service": _ALL,
 }
 

@@ -175,6 +175,12 @@ REQUEST_FIELDS: dict[str, dict[str, str]] = {
         "seq": "integer",
         "request_id": "string",
     },
+    # API.md §9
+    "/list_users": {"query": "string", "limit": "integer", "cursor": "string"}
+    | {"request_id": "string"},
+    "/list_feedback": {"rating": "string", "since": "string", "limit": "integer"}
+    | {"cursor": "string", "request_id": "string"},
+    "/usage_stats": {"days": "integer", "request_id": "string"},
 }
 REQUIRED = {
     "/add_user": {"user_id"},
@@ -197,6 +203,9 @@ REQUIRED = {
     "/ask_ai": {"user_id"},
     "/follow_reply": {"user_id", "session_id", "seq"},
     "/stop_reply": {"user_id", "session_id", "seq"},
+    "/list_users": set(),
+    "/list_feedback": set(),
+    "/usage_stats": set(),
 }
 
 # API.md §1 and §3: the fields of each reply with their JSON type.
@@ -241,8 +250,43 @@ REPLY_FIELDS: dict[str, dict[str, str]] = {
     "/ask_ai": {"session_id": "string", "seqs": "array", "created_at": "string"},
     "/follow_reply": {},
     "/stop_reply": {"seq": "integer", "status": "string"},
+    "/list_users": {"users": "array", "next_cursor": "string"},
+    "/list_feedback": {"feedback": "array", "next_cursor": "string"},
+    "/usage_stats": {"days": "array", "totals": "object"},
 }
 ITEM_FIELDS = {
+    ("/list_users", "users"): {
+        "user_id": "string",
+        "user_name": "string",
+        "phone": "string",
+        "email": "string",
+        "created_at": "string",
+        "updated_at": "string",
+        "session_count": "integer",
+        "message_count": "integer",
+        "last_active_at": "string",
+    },
+    ("/list_feedback", "feedback"): {
+        "user_id": "string",
+        "session_id": "string",
+        "session_title": "string",
+        "seq": "integer",
+        "rating": "string",
+        "comment": "string",
+        "msg": "string",
+        "question": "string",
+        "rated_at": "string",
+    },
+    ("/usage_stats", "days"): {
+        "date": "string",
+        "messages": "integer",
+        "active_users": "integer",
+        "new_users": "integer",
+        "replies": "object",
+        "tokens": "object",
+        "likes": "integer",
+        "dislikes": "integer",
+    },
     ("/query_session_names", "sessions"): {
         "session_id": "string",
         "session_title": "string",
@@ -299,6 +343,10 @@ ERROR_STATUSES: dict[str, set[str]] = {
     "/ask_ai": _ANY | {"404", "409", "429"},
     "/follow_reply": _ANY | {"404", "409"},
     "/stop_reply": _ANY | {"404", "409"},
+    # API.md §9: no user or session named; 403 for a user token too
+    "/list_users": _ANY,
+    "/list_feedback": _ANY,
+    "/usage_stats": _ANY,
 }
 # With auth on, a credential (3) and the rate limits (7) answer too.
 AUTH_STATUSES = {"401", "429"}
@@ -334,8 +382,12 @@ FIELD_RULES: dict[str, dict[str, Any]] = {
     "regenerate": {"type": "boolean"},
     "notify": {"type": "boolean"},
     "stream": {"type": "boolean"},
+    "since": {"type": "string"},
+    "days": {"type": "integer", "minimum": 1, "maximum": 366},
 }
 LIMITS = {  # path: (default, maximum)
+    "/list_users": (20, 100),
+    "/list_feedback": (20, 100),
     "/query_session_names": (100, 1000),
     "/query_session_info": (1000, 1000),
     "/search_chats": (20, 100),
@@ -633,6 +685,8 @@ def test_request_fields_carry_their_limits(doc: dict[str, Any], path: str) -> No
             assert rule["maxLength"] == 64 and rule.get("minLength", 0) == 0
             continue
         expected = FIELD_RULES.get(name)
+        if (path, name) == ("/list_users", "query"):  # a prefix of a user id, or "": all
+            expected = {**TEXT, "minLength": 0, "maxLength": 128}
         if expected is None:
             assert name in ("cursor", "role", "status", "rating"), name  # enums: own tests
             continue
@@ -728,6 +782,9 @@ def test_real_replies_carry_only_documented_fields(doc: dict[str, Any], sqlite_a
             "/delete_specific_session", user_id=user_id, session_id=session_id
         ),
         "/delete_sessions": api.call("/delete_sessions", user_id=user_id),
+        "/list_users": api.call("/list_users", query=user_id),
+        "/list_feedback": api.call("/list_feedback"),
+        "/usage_stats": api.call("/usage_stats", days=2),
     }
     for path, reply in replies.items():
         assert reply["ok"] == 0, (path, reply)

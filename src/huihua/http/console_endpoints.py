@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from huihua import service
 from huihua.access.credentials import Principal
 from huihua.http.context import Context
 from huihua.http.endpoint import Endpoint
-from huihua.service import console
 from huihua.wire import console as wc
 from huihua.wire import replies as rp
 from huihua.wire import requests as rq
@@ -23,13 +23,13 @@ from huihua.wire.parse import Parsed
 async def list_users(ctx: Context, parsed: Parsed, who: Principal) -> Any:
     query, limit, after = wc.check_list_users(parsed)
     who.check_operator()
-    return await console.list_users(ctx.store, parsed.request_id, query, limit, after)
+    return await service.list_users(ctx.store, parsed.request_id, query, limit, after)
 
 
 async def list_feedback(ctx: Context, parsed: Parsed, who: Principal) -> Any:
     req, since, limit, after = wc.check_list_feedback(parsed)
     who.check_operator()
-    return await console.list_feedback(
+    return await service.list_feedback(
         ctx.store, parsed.request_id, req.rating, since, limit, after
     )
 
@@ -37,7 +37,7 @@ async def list_feedback(ctx: Context, parsed: Parsed, who: Principal) -> Any:
 async def usage_stats(ctx: Context, parsed: Parsed, who: Principal) -> Any:
     days = wc.check_usage_stats(parsed)
     who.check_operator()
-    return await console.usage_stats(
+    return await service.usage_stats(
         ctx.store,
         parsed.request_id,
         days,

@@ -83,9 +83,13 @@ def statuses(path: str, *, auth: bool) -> list[str]:
         codes += ["401", "429"]
     elif path == "/ask_ai":  # the replies' limits and the daily quota
         codes.append("429")
-    if path == "/login":
+    if path in NEVER_NOT_FOUND:
         codes.remove("404")
     return sorted(codes)
+
+
+# The paths that look no user or session up: /login, the operator's (API.md §9).
+NEVER_NOT_FOUND = frozenset({"/login", "/list_users", "/list_feedback", "/usage_stats"})
 
 
 def build_openapi(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from huihua.wire.checks import LOGIN_CODE_MAX
+from huihua.wire.console import CONSOLE_LIMIT_DEFAULT, CONSOLE_LIMIT_MAX, DAYS_MAX, USERS_QUERY_MAX
 from huihua.wire.rules import (
     CHATS_LIMIT_DEFAULT,
     CHATS_LIMIT_MAX,
@@ -206,6 +207,34 @@ _LIMITS = {
     "QuerySessionNamesRequest": (SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX),
     "QuerySessionInfoRequest": (CHATS_LIMIT_DEFAULT, CHATS_LIMIT_MAX),
     "SearchChatsRequest": (SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX),
+    "ListUsersRequest": (CONSOLE_LIMIT_DEFAULT, CONSOLE_LIMIT_MAX),
+    "ListFeedbackRequest": (CONSOLE_LIMIT_DEFAULT, CONSOLE_LIMIT_MAX),
+}
+# The operator's routes (API.md §9): their own fields.
+_OPERATOR_RULES = {
+    "ListUsersRequest": {
+        "query": _text(
+            0,
+            USERS_QUERY_MAX,
+            description='A prefix of the user id, or text in the name (A-Z either case); "": '
+            "every user.",
+        )
+    },
+    "ListFeedbackRequest": {
+        "since": {
+            "type": "string",
+            "description": "Rated at this time or later: a UTC timestamp as created_at is "
+            "written (2026-11-24T14:15:46.123Z).",
+        },
+    },
+    "UsageStatsRequest": {
+        "days": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": DAYS_MAX,
+            "description": "How many days, ending today in the quota's time zone.",
+        }
+    },
 }
 
 
@@ -218,6 +247,7 @@ def constrain(schema: dict[str, Any], limits: Limits) -> None:
         rules["limit"] = {"type": "integer", "minimum": 1, "maximum": most}
         schema["properties"]["limit"] = {**_nullable(rules["limit"]), "default": default}
     title = schema["title"]
+    rules |= _OPERATOR_RULES.get(title, {})
     if title in _NESTED:
         rules = dict(_NESTED[title])
         if title == "ToolCall":

@@ -15,7 +15,7 @@ imports the store and the wire contract, never ``huihua.http`` or ``huihua.acces
 - ``search``: find the user's messages by their words;
 - ``export``: a user's data, whole, streamed from one snapshot;
 - ``login``: a wx.login code exchanged once for its user;
-- ``console``: the operator's reads across users (API.md §9; used by name, not here);
+- ``console``: the operator's reads across users (API.md §9);
 - ``replies``: ask the model (the question and the reply's placeholder, then the relay's
   task), follow a reply, stop one (API.md §8).
 """
@@ -28,6 +28,7 @@ from huihua.service.chats import (
     delete_specific_session,
     query_session_names,
 )
+from huihua.service.console import list_feedback, list_users, usage_stats
 from huihua.service.export import export_user_data
 from huihua.service.idempotency import Idempotency, WriteCall
 from huihua.service.login import LoginFacts, login, login_code_hash
@@ -55,6 +56,8 @@ __all__ = [
     "delete_user",
     "export_user_data",
     "follow_reply",
+    "list_feedback",
+    "list_users",
     "login",
     "login_code_hash",
     "pin_session",
@@ -67,4 +70,5 @@ __all__ = [
     "stop_reply",
     "token_nonce",
     "update_chat",
+    "usage_stats",
 ]
