@@ -36,7 +36,7 @@ from huihua.errors import (
     NotFound,
     StorageUnavailable,
 )
-from huihua.http import docs
+from huihua.http import pages
 from huihua.http.browsers import BrowserGuard
 from huihua.http.endpoints import ENDPOINTS, Context, Endpoint
 from huihua.http.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -320,25 +320,6 @@ def create_app(
         response = Response(metrics.scrape(), media_type=METRICS_TYPE, headers=HEADERS)
         return observed("/metrics", 0, response, started, request_id)
 
-    async def docs_page(request: Request) -> Response:
-        started = time.perf_counter()
-        return _docs_reply(request, docs.page(settings.auth), "/docs", started)
-
-    async def docs_asset(request: Request) -> Response:
-        started = time.perf_counter()
-        found = docs.asset(request.path_params["name"])
-        if found is None:
-            request_id = new_id()
-            error = NotFound(f"path: no such endpoint {request.url.path}")
-            response = _failure(request_id, error)
-            return observed(UNKNOWN_ROUTE, error.ok, response, started, request_id)
-        return _docs_reply(request, found, "/docs", started)
-
-    def _docs_reply(request: Request, file: docs.File, route: str, started: float) -> Response:
-        body, headers = file.pick(request.headers.get("accept-encoding", ""))
-        response = Response(body, media_type=file.media_type, headers=headers)
-        return observed(route, 0, response, started, new_id())
-
     model_paths = {e.path for e in endpoints if e.model} - {e.path for e in served}
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -374,8 +355,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
-        Route("/docs", docs_page, methods=["GET"]),
-        Route("/docs/{name}", docs_asset, methods=["GET"]),
+        *pages.routes(settings.auth, observed, _failure),
     ]
     app = Starlette(
         routes=routes,
@@ -388,5 +368,5 @@ def create_app(
 
 
 def _route_of(path: str, served: list[Endpoint]) -> str:
-    known = {e.path for e in served} | {"/healthz", "/openapi.json", "/metrics", "/docs"}
+    known = {e.path for e in served} | {"/healthz", "/openapi.json", "/metrics", *pages.PATHS}
     return path if path in known else UNKNOWN_ROUTE

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import functools
 import gzip
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import swagger_ui_bundle
@@ -50,25 +51,27 @@ class File:
     body: bytes
     gzipped: bytes
     media_type: str
+    headers: Mapping[str, str] = field(default_factory=lambda: HEADERS)
 
     def pick(self, accept_encoding: str) -> tuple[bytes, dict[str, str]]:
         """Return the body to send and its headers, gzipped when the client takes it."""
-        headers = dict(HEADERS, vary="accept-encoding")
+        headers = dict(self.headers, vary="accept-encoding")
         if "gzip" in accept_encoding and len(self.gzipped) < len(self.body):
             headers["content-encoding"] = "gzip"
             return self.gzipped, headers
         return self.body, headers
 
 
-def _file(body: bytes, media_type: str) -> File:
-    return File(body, gzip.compress(body, 6, mtime=0), media_type)
+def file_of(body: bytes, media_type: str, headers: Mapping[str, str] = HEADERS) -> File:
+    """Return a file as served, with its gzip form and the headers it is sent with."""
+    return File(body, gzip.compress(body, 6, mtime=0), media_type, headers)
 
 
 @functools.cache
 def page(auth: bool) -> File:
     """Return the /docs page; with ``auth`` it asks for the service key first."""
     html = (STATIC / "docs.html").read_text(encoding="utf-8")
-    return _file(html.replace("{auth}", "on" if auth else "off").encode(), PAGE_TYPE)
+    return file_of(html.replace("{auth}", "on" if auth else "off").encode(), PAGE_TYPE)
 
 
 @functools.cache
@@ -78,4 +81,4 @@ def asset(name: str) -> File | None:
     if found is None:
         return None
     path, media_type = found
-    return _file(path.read_bytes(), media_type)
+    return file_of(path.read_bytes(), media_type)
