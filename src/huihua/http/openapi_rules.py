@@ -13,7 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from huihua.wire.checks import LOGIN_CODE_MAX
-from huihua.wire.console import CONSOLE_LIMIT_DEFAULT, CONSOLE_LIMIT_MAX, DAYS_MAX, USERS_QUERY_MAX
+from huihua.wire.console import (
+    CONSOLE_LIMIT_DEFAULT,
+    CONSOLE_LIMIT_MAX,
+    DAYS_MAX,
+    STAMP_PATTERN,
+    USERS_QUERY_MAX,
+)
 from huihua.wire.rules import (
     CHATS_LIMIT_DEFAULT,
     CHATS_LIMIT_MAX,
@@ -223,6 +229,7 @@ _OPERATOR_RULES = {
     "ListFeedbackRequest": {
         "since": {
             "type": "string",
+            "pattern": STAMP_PATTERN,
             "description": "Rated at this time or later: a UTC timestamp as created_at is "
             "written (2026-11-24T14:15:46.123Z).",
         },

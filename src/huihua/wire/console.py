@@ -29,8 +29,13 @@ from huihua.wire.rules import (
 CONSOLE_LIMIT_DEFAULT, CONSOLE_LIMIT_MAX = 20, 100
 USERS_QUERY_MAX = USER_ID_MAX
 DAYS_DEFAULT, DAYS_MAX = 30, 366
-# A timestamp as the API writes it (RFC 3339 UTC); the milliseconds may be left out.
-_STAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z")
+# A timestamp as the API writes it (RFC 3339 UTC, from 1970); the milliseconds may be left
+# out. A day past its month's end counts on into the next (2026-02-30 is 2026-03-02).
+STAMP_PATTERN = (
+    r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9])(?:\.([0-9]{1,3}))?Z$"
+)
+_STAMP = re.compile(STAMP_PATTERN)
 
 
 # -- cursors ----------------------------------------------------------------------------
@@ -109,15 +114,8 @@ def parse_timestamp(text: str) -> int | None:
         return None
     year, month, day, hour, minute, second = (int(found.group(i)) for i in range(1, 7))
     millis = int((found.group(7) or "0").ljust(3, "0"))
-    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 60):
-        return None
-    try:
-        seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
-    except (ValueError, OverflowError):
-        return None
-    if calendar.monthrange(year, month)[1] < day or seconds < 0:
-        return None
-    return seconds * 1000 + millis
+    seconds = calendar.timegm((year, month, 1, hour, minute, second, 0, 0, 0))
+    return (seconds + (day - 1) * 86_400) * 1000 + millis
 
 
 def _page(c: Any, req: Any, decode: Any) -> tuple[int, Any]:
