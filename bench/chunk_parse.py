@@ -48,7 +48,8 @@ import openai
 from httpx_sse import aconnect_sse
 from openai.types.chat import ChatCompletionMessageParam
 
-from huihua.relay.model import Chunk, ModelClient, ModelSettings, _Parser
+from huihua.relay.chunks import Chunk, Parser
+from huihua.relay.model import ModelClient, ModelSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.fake_model, for the pieces the fake sends
@@ -189,7 +190,7 @@ class _FloorProtocol(asyncio.Protocol):
 
     def __init__(self, ended: asyncio.Future[str]) -> None:
         self.http = httptools.HttpResponseParser(self)
-        self.sse = _Parser(think_tags=False)
+        self.sse = Parser(think_tags=False)
         self.text: list[str] = []
         self.ended = ended
 
