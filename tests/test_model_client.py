@@ -263,7 +263,7 @@ def test_unreachable_is_retried_within_the_budget() -> None:
 
     error, seconds = asyncio.run(run())
     assert type(error) is ModelError
-    assert str(error).startswith("the model could not be reached (ConnectError")
+    assert str(error).startswith("the model could not be reached (ClientConnectorError")
     assert "tries)" in str(error)
     assert 0.8 <= seconds < 2.5
 
@@ -272,7 +272,7 @@ def test_broken_after_3_chunks_keeps_them_and_is_not_retried(fake: FakeModel) ->
     fake.script(Reply(content=["一", "二", "三", "四", "五"], break_after=3, delay_s=0.01))
     outcome = ask(fake, retry_budget_s=5)
     assert isinstance(outcome.error, ModelBroken)
-    assert str(outcome.error).startswith("the model's stream broke (RemoteProtocolError")
+    assert str(outcome.error).startswith("the model's stream broke (ClientPayloadError")
     assert outcome.content == "一二三"
     assert outcome.ended is None
     assert fake.calls == 1

@@ -1,9 +1,11 @@
 """The model client: one streamed chat completion from an OpenAI-compatible API (API.md §8.1, §8.4).
 
 huihua relays thousands of replies at once, and each of their chunks must cost a few µs of
-its CPU, so this is httpx and a small Server-Sent Events reader of its own (chunks.py), not
-the ``openai`` package nor httpx-sse: bench/chunk_parse.py measures the three (its figures
-are in bench/README.md).
+its CPU, so this is aiohttp's client (its HTTP parser is C) and a small Server-Sent Events
+reader of its own (chunks.py), not the ``openai`` package, nor httpx with or without
+httpx-sse: bench/chunk_parse.py measures them, and with a model's pace (one chunk a read,
+100 streams) httpx alone costs a chunk about 60 µs of CPU where aiohttp costs 18 and the
+whole of huihua's reading about 19 (bench/README.md, docs/design.md).
 
 Errors (``str(error)`` is the short reason kept in ``meta.error``; it never holds the key)::
 
@@ -22,11 +24,11 @@ import asyncio
 import email.utils
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 import msgspec
 
 from .chunks import (
@@ -87,35 +89,34 @@ class _Retry(Exception):
 class ModelClient:
     """Streams chat completions from one model API; one connection pool for all of them."""
 
-    def __init__(
-        self, settings: ModelSettings, *, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
+    def __init__(self, settings: ModelSettings) -> None:
         self.settings = settings
         self._url = settings.base_url.rstrip("/") + "/chat/completions"
         headers = {"accept": "text/event-stream", "content-type": "application/json"}
         if settings.api_key:
             headers["authorization"] = f"Bearer {settings.api_key}"
-        # httpx's read timeout is only a backstop: the first text and the idle silences are
-        # timed by this module (the two limits differ, and httpx takes one per request).
+        self._headers = headers
+        # aiohttp's read timeout is only a backstop: the first text and the idle silences
+        # are timed by this module (the two limits differ, and aiohttp takes one).
         read_s = max(settings.first_token_timeout_s, settings.idle_timeout_s) + 5.0
-        self._client = httpx.AsyncClient(
-            headers=headers,
-            transport=transport,
-            limits=httpx.Limits(
-                max_connections=4096, max_keepalive_connections=1024, keepalive_expiry=30.0
-            ),
-            timeout=httpx.Timeout(
-                connect=settings.connect_timeout_s,
-                read=read_s,
-                write=settings.connect_timeout_s,
-                pool=None,  # bounded by the first text's timeout
-            ),
-            trust_env=False,  # no proxy or certificate from the environment: settings only
-            follow_redirects=False,
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.connect_timeout_s, sock_read=read_s
         )
+        self._session: aiohttp.ClientSession | None = None  # made in the event loop, at first use
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=4096, keepalive_timeout=30.0)
+            # trust_env False: no proxy or certificate from the environment, settings only
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, trust_env=False
+            )
+        return self._session
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def stream(
         self, model: str, messages: list[dict[str, Any]]
@@ -161,7 +162,7 @@ class ModelClient:
                         reason = f"the model went silent for {idle_s:g} s"
                         raise self._error(reason, broken=True) from None
                     raise
-                except httpx.TransportError as exc:
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     reason = f"the model's stream broke ({_describe(exc)})"
                     raise self._error(reason, broken=True) from None
                 except BadChunk as exc:
@@ -178,11 +179,16 @@ class ModelClient:
                 raise self._error("the model's stream ended before its end", broken=True)
             yield Ended(parser.finish_reason, parser.usage())
         finally:
-            await response.aclose()
+            # Read to its end, the connection goes back to the pool; else it is closed (a
+            # stream left early: the model stops generating, and billing).
+            if response.content.at_eof():
+                response.release()
+            else:
+                response.close()
 
     async def _open(
         self, body: bytes
-    ) -> tuple[httpx.Response, AsyncIterator[bytes], Parser, Chunk | None]:
+    ) -> tuple[aiohttp.ClientResponse, AsyncIterator[bytes], Parser, Chunk | None]:
         """Return the answer, its body, its parser and its first text (None: it ended first).
 
         Retries what may pass until the budget is spent; raises ``ModelError`` then.
@@ -192,28 +198,29 @@ class ModelClient:
         tries = 0
         while True:
             tries += 1
-            response: httpx.Response | None = None
+            response: aiohttp.ClientResponse | None = None
             try:
                 async with asyncio.timeout(settings.first_token_timeout_s):
-                    request = self._client.build_request("POST", self._url, content=body)
-                    response = await self._client.send(request, stream=True)
+                    response = await self._client().post(
+                        self._url, data=body, headers=self._headers, allow_redirects=False
+                    )
                     await self._check(response)
-                    chunks = response.aiter_bytes()
+                    chunks = response.content.iter_any()
                     parser = Parser(settings.think_tags)
                     first = await self._first(chunks, parser)
                 return response, chunks, parser, first
             except _Retry as retry:
                 failure = retry
+            except aiohttp.ClientError as exc:
+                failure = _Retry(f"the model could not be reached ({_describe(exc)})")
             except TimeoutError:
                 failure = _Retry(f"the model sent nothing in {settings.first_token_timeout_s:g} s")
-            except httpx.TransportError as exc:
-                failure = _Retry(f"the model could not be reached ({_describe(exc)})")
             except BaseException:
                 if response is not None:
-                    await response.aclose()
+                    response.close()
                 raise
             if response is not None:
-                await response.aclose()
+                response.close()
             left = budget_end - time.monotonic()
             if failure.delay_s is not None:
                 delay = failure.delay_s  # Retry-After: not sooner, so past the budget is no
@@ -225,9 +232,9 @@ class ModelClient:
                 raise self._error(f"{failure} ({_tries(tries)}{wait})", failure.status)
             await asyncio.sleep(delay)
 
-    async def _check(self, response: httpx.Response) -> None:
+    async def _check(self, response: aiohttp.ClientResponse) -> None:
         """Return if the answer is a stream; raise ``_Retry`` or ``ModelError`` if not."""
-        status = response.status_code
+        status = response.status
         if status == 200:
             media_type = response.headers.get("content-type", "").partition(";")[0].strip()
             if media_type == "text/event-stream":
@@ -267,19 +274,19 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
         async with asyncio.timeout(DRAIN_S):
             async for _ in chunks:
                 pass
-    except (TimeoutError, httpx.TransportError):
+    except (TimeoutError, aiohttp.ClientError):
         pass  # the connection is closed instead
 
 
-async def _error_message(response: httpx.Response) -> str:
+async def _error_message(response: aiohttp.ClientResponse) -> str:
     """Return ": <the model's message>" from an error answer, or "" if it gave none."""
     body = b""
     try:
-        async for data in response.aiter_bytes():
+        async for data in response.content.iter_any():
             body += data
             if len(body) >= ERROR_BODY_BYTES:
                 break
-    except httpx.TransportError:
+    except (aiohttp.ClientError, TimeoutError):
         pass
     message = ""
     try:
@@ -293,7 +300,7 @@ async def _error_message(response: httpx.Response) -> str:
     return f": {clip(message)}" if message else ""
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Return the seconds ``Retry-After`` (or ``retry-after-ms``) asks for, if any."""
     value = headers.get("retry-after-ms")
     if value is not None:
@@ -314,7 +321,7 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return None
 
 
-def _describe(exc: httpx.HTTPError) -> str:
+def _describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {clip(text)}" if text else type(exc).__name__
 
