@@ -96,11 +96,10 @@ class ModelClient:
         if settings.api_key:
             headers["authorization"] = f"Bearer {settings.api_key}"
         self._headers = headers
-        # aiohttp's read timeout is only a backstop: the first text and the idle silences
-        # are timed by this module (the two limits differ, and aiohttp takes one).
-        read_s = max(settings.first_token_timeout_s, settings.idle_timeout_s) + 5.0
+        # No read timeout of aiohttp's (it would set a timer again at every read): the first
+        # text and the idle silences are timed by this module (asyncio.timeout, Watchdog).
         self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=settings.connect_timeout_s, sock_read=read_s
+            total=None, sock_connect=settings.connect_timeout_s, sock_read=None
         )
         self._session: aiohttp.ClientSession | None = None  # made in the event loop, at first use
 
