@@ -492,6 +492,7 @@ function createClient(options) {
           return;
         }
         for (const frame of reader.push(chunk)) {
+          if (settled) return; // cut (a handler hid the app, say): the next try reads on
           if (applyFrame(reply, frame, handlers)) progressed = true;
           if (reply.status !== 'streaming') {
             finish({}, true);
