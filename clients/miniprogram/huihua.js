@@ -554,11 +554,21 @@ function createClient(options) {
 
   // Read the reply from the store once every pollMs (or at resume()) until it is not
   // streaming; what it adds comes as deltas, a text that changed otherwise as replace.
+  // A read "interrupted" (the app in the background) waits for resume(), as a stream does.
   async function pollReply(reply, handlers, who) {
     for (;;) {
-      const page = await call('/query_session_info', Object.assign({}, who, {
-        session_id: reply.session_id, after_seq: reply.seq - 1, limit: 1,
-      }));
+      let page;
+      try {
+        page = await call('/query_session_info', Object.assign({}, who, {
+          session_id: reply.session_id, after_seq: reply.seq - 1, limit: 1,
+        }));
+      } catch (err) {
+        if (!(err instanceof HuihuaError) || err.ok !== null || !/interrupted/.test(err.failed)) {
+          throw replyError(reply, err);
+        }
+        await pause(opts.maxBackoffMs);
+        continue;
+      }
       const chat = page.chats.find((c) => c.seq === reply.seq);
       if (!chat) {
         throw replyError(reply, {
@@ -831,7 +841,7 @@ function applyDone(reply, done, handlers) {
 }
 
 function replyError(reply, fields) {
-  const err = new HuihuaError(fields);
+  const err = fields instanceof Error ? fields : new HuihuaError(fields);
   err.reply = reply; // which reply, and the last event id: followReply from there later
   return err;
 }

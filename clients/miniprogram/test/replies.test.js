@@ -213,8 +213,8 @@ describe('stop, regenerate, notify', () => {
     const shown = screen({
       onDelta() {
         if (!stopping && shown.deltas.length === 2) {
-          const { session_id: sessionId, seq } = shown.starts[0];
-          stopping = sdk.stopReply({ session_id: sessionId, seq: seq || shown.starts[0].seqs[1] });
+          const { session_id: sessionId, seqs } = shown.starts[0];
+          stopping = sdk.stopReply({ session_id: sessionId, seq: seqs[1] });
         }
       },
     });
@@ -291,6 +291,34 @@ describe('without chunked transfer', () => {
     const chat = await stored(slow, wx.openid, 'poll', 2);
     assert.equal(shown.msg, chat.msg);
     assert.equal(reply.msg, chat.msg);
+  });
+
+  test('the poll in the background waits for resume() from onShow, then reads on', async () => {
+    const wx = fakeWx({ chunked: false });
+    const sdk = client(wx, slow, { pollMs: 200, retries: 1 });
+    const shown = screen({
+      onDelta() {
+        if (shown.deltas.length === 1) wx.hide();
+      },
+    });
+    const asked = sdk.askAi({ session_id: 'poll-bg', msg: '写一首长诗' }, shown.handlers);
+    try {
+      await waitFor('hidden', () => wx.hidden);
+      await waitFor('the reply finished', async () => {
+        const chat = await stored(slow, wx.openid, 'poll-bg', 2);
+        return chat && chat.status === 'complete';
+      });
+      assert.equal(shown.dones.length, 0);
+    } finally {
+      wx.show();
+    }
+    sdk.resume();
+    const reply = await asked;
+    assert.equal(reply.status, 'complete');
+    const chat = await stored(slow, wx.openid, 'poll-bg', 2);
+    assert.equal(shown.msg, chat.msg);
+    const polls = sentTo(wx, '/query_session_info');
+    assert.ok(polls.some((r) => r.statusCode === 0), 'a poll was interrupted');
   });
 
   test('the developer tools read by poll too, unless told transport: chunked', async () => {
