@@ -100,37 +100,50 @@ async function startServer(wechat, env = {}) {
   }
   Object.assign(childEnv, env);
   const python = process.env.HUIHUA_PYTHON || 'python3';
-  const child = spawn(python, ['-m', 'huihua', 'serve', '--port', String(port)], {
-    env: childEnv,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => { stderr += chunk; });
-  let exited = false;
-  child.on('exit', () => { exited = true; });
   const baseUrl = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor('huihua serve', async () => {
-      if (exited) throw new Error(`huihua serve exited: ${stderr}`);
-      try {
-        return (await fetch(`${baseUrl}/healthz`)).status === 200;
-      } catch (err) {
-        return false;
-      }
+  let child;
+  let exited = false;
+  async function launch() {
+    child = spawn(python, ['-m', 'huihua', 'serve', '--port', String(port)], {
+      env: childEnv,
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
+    let stderr = '';
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    exited = false;
+    child.on('exit', () => { exited = true; });
+    try {
+      await waitFor('huihua serve', async () => {
+        if (exited) throw new Error(`huihua serve exited: ${stderr}`);
+        try {
+          return (await fetch(`${baseUrl}/healthz`)).status === 200;
+        } catch (err) {
+          return false;
+        }
+      });
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
   }
-  async function stop() {
+  async function halt() {
     if (!exited) {
       const gone = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await gone;
     }
+  }
+  await launch();
+  async function stop() {
+    await halt();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  return { baseUrl, serviceKey: wechat ? SERVICE_KEY : '', stop };
+  /** Stop the process and start it again on the same port and store (its memory gone). */
+  async function restart() {
+    await halt();
+    await launch();
+  }
+  return { baseUrl, serviceKey: wechat ? SERVICE_KEY : '', stop, restart };
 }
 
 const ROOT = path.join(__dirname, '..', '..', '..');

@@ -205,6 +205,32 @@ describe('streaming', () => {
   });
 });
 
+describe('a server restarted', () => {
+  let restarted;
+  before(async () => {
+    restarted = await startServer(wechat, fastModel.env);
+  });
+  after(async () => {
+    if (restarted) await restarted.stop();
+  });
+
+  test('its events gone, a follow gets the whole text as one replace delta', async () => {
+    const wx = fakeWx();
+    const sdk = client(wx, restarted);
+    const first = await sdk.askAi({ session_id: 'r', msg: '你好' });
+    await restarted.restart();
+    const shown = screen();
+    shown.msg = 'text the page had, which the replace delta replaces';
+    const reply = await sdk.followReply({ session_id: 'r', seq: first.seq, after: 3 }, shown.handlers);
+    assert.equal(reply.status, 'complete');
+    assert.deepEqual(shown.deltas.map((d) => d.replace), [true]);
+    assert.equal(shown.msg, first.msg);
+    assert.equal(reply.msg, first.msg);
+    const chat = await stored(restarted, wx.openid, 'r', first.seq);
+    assert.equal(chat.msg, first.msg);
+  });
+});
+
 describe('stop, regenerate, notify', () => {
   test('stopReply ends the reply cancelled, keeping its text; askAi resolves with it', async () => {
     const wx = fakeWx();
