@@ -47,6 +47,28 @@ function example() {
   return blocks[0][1];
 }
 
+/** A client's code set for the quick start's server `on`, with the options its comment gives. */
+function forQuickStart(code, on) {
+  const dev = code.match(/\/\/ createClient\((\{[^\n]*\})\)/)[1];
+  assert.match(dev, /devUserId/);
+  return code.replace("{ baseUrl: 'https://chat.example.com' }", dev.replace('http://127.0.0.1:8000', on.baseUrl));
+}
+
+test('the README page works on the quick start\'s server with the options its comment gives', async () => {
+  const code = forQuickStart(example(), open);
+  const wx = fakeWx();
+  globalThis.wx = wx;
+  let config;
+  new Function('require', 'Page', code)(() => sdk, (c) => { config = c; });
+  const page = {
+    data: JSON.parse(JSON.stringify(config.data)),
+    setData(changes) { Object.assign(this.data, changes); },
+  };
+  await config.onSend.call(page, { detail: { value: '你好' } });
+  assert.deepEqual(page.data.chats.map((c) => [c.seq, c.role, c.msg]), [[1, 'user', '你好']]);
+  assert.equal(wx.logins, 0);
+});
+
 test('the README page logs in, sends and shows the session', async () => {
   const code = example().replace('https://chat.example.com', server.baseUrl);
   const wx = fakeWx();
@@ -107,11 +129,7 @@ function app(on, { quickStart = false, openid } = {}) {
   wx.showToast = ({ title }) => wx.toasts.push(title);
   globalThis.wx = wx;
   if (quickStart) {
-    // the options the client's comment gives for the quick start's server
-    const client = files['utils/huihua-client.js'];
-    const dev = client.match(/\/\/ createClient\((\{[^\n]*\})\)/)[1];
-    files['utils/huihua-client.js'] = client.replace("{ baseUrl: 'https://chat.example.com' }",
-      dev.replace('http://127.0.0.1:8000', on.baseUrl));
+    files['utils/huihua-client.js'] = forQuickStart(files['utils/huihua-client.js'], on);
   } else {
     files['utils/huihua-client.js'] = files['utils/huihua-client.js']
       .replace('https://chat.example.com', on.baseUrl);
