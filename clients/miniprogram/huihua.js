@@ -111,9 +111,15 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// The mini-program's wx: a global of the app's code, which globalThis may not carry.
+function globalWx() {
+  if (typeof wx !== 'undefined') return wx; // eslint-disable-line no-undef
+  return typeof globalThis !== 'undefined' ? globalThis.wx : undefined;
+}
+
 function createClient(options) {
   const opts = Object.assign({}, DEFAULTS, options);
-  const wx = opts.wx || globalThis.wx;
+  const wx = opts.wx || globalWx();
   if (!opts.baseUrl) throw new TypeError('createClient: baseUrl is required');
   if (!wx) throw new TypeError('createClient: no wx (pass { wx } outside a mini-program)');
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
