@@ -12,6 +12,7 @@ import re
 import shlex
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,8 @@ BASE = "http://127.0.0.1:8000"
 OTHER_GET_ROUTES = ("/docs", "/metrics")
 # What users read: the README and every page of docs/.
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# The example of an unknown path (ok 2), in the section on errors.
+NOT_A_ROUTE = "/nowhere"
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -52,10 +55,26 @@ def _outside_code(text: str) -> str:
     return re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
 
 
-def _examples() -> list[str]:
-    """Return the curl commands of the reference's ```sh blocks."""
+def _examples() -> list[tuple[str, dict[str, Any] | None]]:
+    """Return the curl commands of the reference's ```sh blocks, each with the reply the
+    line after it shows (``# {...}``), when that is whole JSON."""
     blocks = re.findall(r"^```sh\n(.*?)^```", TEXT, re.M | re.S)
-    return [line for block in blocks for line in block.splitlines() if line.startswith("curl ")]
+    found = []
+    for block in blocks:
+        lines = block.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("curl "):
+                after = lines[i + 1].removeprefix("# ") if i + 1 < len(lines) else ""
+                found.append((line, _json_or_none(after.rsplit("} ", 1)[0].rstrip("}") + "}")))
+    return found
+
+
+def _json_or_none(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _target(command: str) -> tuple[str, str | None]:
@@ -70,27 +89,38 @@ def _target(command: str) -> tuple[str, str | None]:
 def test_every_route_has_a_section_and_an_example(method: str, path: str) -> None:
     wanted = f"`{path}`" if method == "POST" else f"`{method} {path}`"
     assert any(wanted in h for h in _headings(TEXT)), f"docs/api.md: no heading for {wanted}"
-    calls = [_target(c) for c in _examples()]
+    calls = [_target(c) for c, _ in _examples()]
     with_body = [body for called, body in calls if called == path and body is not None]
     without = [body for called, body in calls if called == path and body is None]
     assert with_body if method == "POST" else without, f"docs/api.md: no example of {path}"
 
 
 def test_every_example_body_is_a_request_its_route_takes() -> None:
+    # An example that shows ok 1 must be refused with the reason it shows; every other
+    # must be a request its route takes.
     endpoints = {e.path: e for e in ENDPOINTS}
-    checked = 0
-    for command in _examples():
+    checked = refused = 0
+    for command, reply in _examples():
         path, body = _target(command)
-        if body is None:
+        if body is None or path == NOT_A_ROUTE:
             continue
         assert path in endpoints, f"docs/api.md: {path} is not a route: {command}"
         endpoint = endpoints[path]
+        if "Authorization: Bearer eyJ" in command and "user_id" not in json.loads(body):
+            # a user token's call: the server fills user_id in from the token
+            body = json.dumps({**json.loads(body), "user_id": "the token's user"})
         parsed = parse_body(body.encode(), endpoint.request if endpoint.strict else None)
+        if reply is not None and reply["ok"] == errors.InvalidRequest.ok:
+            with pytest.raises(errors.InvalidRequest) as refusal:
+                parsed.fields()
+            assert refusal.value.failed == reply["failed"], command
+            refused += 1
+            continue
         parsed.fields()  # raises the field error (ok 1) of a body the route refuses
         if "request_id" in json.loads(body):
             assert parsed.request_id == json.loads(body)["request_id"], command
         checked += 1
-    assert checked >= len(ENDPOINTS)
+    assert checked >= len(ENDPOINTS) and refused >= 1
 
 
 def _error_classes() -> list[type[errors.HuihuaError]]:
@@ -118,9 +148,7 @@ def test_every_setting_is_named() -> None:
 def _slug(heading: str) -> str:
     """Return the anchor a Markdown renderer (GitHub's) gives a heading."""
     text = heading.strip().lower().replace("`", "")
-    kept = "".join(
-        ch for ch in text if ch in " -_" or unicodedata.category(ch)[0] in ("L", "N")
-    )
+    kept = "".join(ch for ch in text if ch in " -_" or unicodedata.category(ch)[0] in ("L", "N"))
     return kept.replace(" ", "-")
 
 

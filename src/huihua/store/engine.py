@@ -8,7 +8,7 @@
   sees the rows that made it fail). Serving connections are in autocommit mode: the
   runner (runner/) opens the transactions.
 
-The durability check (API.md §7) also lives here: what each store calls durable. What one
+The durability check (docs/api.md §7) also lives here: what each store calls durable. What one
 statement can do on each dialect is dialect.py's.
 """
 
