@@ -1,5 +1,6 @@
 """The operator's commands as an operator meets them: a store that does not exist is refused
-(and not made), and progress shows on a terminal but never in a pipe.
+(and not made), progress shows on a terminal but never in a pipe, and the README's
+`huihua migrate --create-database` makes a PostgreSQL or MariaDB database, then its schema.
 
 The terminal is a real pseudo-terminal (pty) on the command's stderr, as when an operator
 runs it by hand; the pipe is what a script or a cron job gives it.
@@ -9,12 +10,17 @@ from __future__ import annotations
 
 import os
 import pty
+import re
+import shlex
 import subprocess
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import make_url
 
+from .conftest import MYSQL_URL, POSTGRES_URL
 from .test_cli import HUIHUA, _env
 
 if TYPE_CHECKING:
@@ -120,3 +126,41 @@ def test_progress_shows_on_a_terminal_and_never_in_a_pipe(
     assert len(piped.stderr.splitlines()) <= 1, piped.stderr
     # the result, on stdout, is the same either way (but for the seconds it took)
     assert out.split(" in ")[0].splitlines()[:4] == piped.stdout.split(" in ")[0].splitlines()[:4]
+
+
+def _readme_store_commands() -> list[str]:
+    """Return the lines of the README's ```sh block that migrates a server store."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Stores")[1].split("\n## ")[0]
+    blocks = re.findall(r"^```sh\n(.*?)^```", section, re.M | re.S)
+    return next(b for b in blocks if "huihua migrate" in b).splitlines()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_the_readmes_migrate_makes_the_database_then_its_schema(databases, kind: str) -> None:
+    lines = _readme_store_commands()
+    assert f"{kind}://" in lines[0]  # the README names this store's URL
+    server = make_url(POSTGRES_URL if kind == "postgresql" else MYSQL_URL)
+    name = f"huihua_test_{uuid.uuid4().hex[:12]}"
+    databases.made.append((kind, name))  # dropped at the end of the run, if made
+    env = _env(HUIHUA_DATABASE_URL=server.set(database=name).render_as_string(False))
+    migrate = shlex.split(next(line for line in lines if line.startswith("huihua migrate")))
+    assert "--create-database" in migrate
+    first = subprocess.run([*HUIHUA, *migrate[1:]], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "database created" in first.stdout
+    assert "schema upgraded from revision none" in first.stdout
+    again = subprocess.run([*HUIHUA, *migrate[1:]], env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("schema already at revision"), again.stdout
+    stats = subprocess.run([*HUIHUA, "stats"], env=env, capture_output=True, text=True)
+    assert stats.returncode == 0 and re.search(r"^users:\s+0$", stats.stdout, re.M), stats
+
+
+def test_migrate_without_the_database_says_how_to_make_it(databases) -> None:
+    url = make_url(POSTGRES_URL).set(database=f"huihua_test_{uuid.uuid4().hex[:12]}")
+    env = _env(HUIHUA_DATABASE_URL=url.render_as_string(False))
+    result = subprocess.run([*HUIHUA, "migrate"], env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "does not exist" in result.stderr and "--create-database" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -54,8 +54,8 @@ def store_kind(database_url: str) -> StoreKind:
     if backend in ("mysql", "mariadb"):
         if importlib.util.find_spec("MySQLdb") is None:
             raise ValueError(
-                "database_url: MySQL/MariaDB needs the mysql extra: pip install 'huihua[mysql]' "
-                "(it builds against libmariadb-dev)"
+                "database_url: MySQL/MariaDB needs the mysql extra: in huihua's checkout, "
+                "pip install -c requirements.lock '.[mysql]' (it builds against libmariadb-dev)"
             )
         query = dict(url.query)
         query.setdefault("charset", "utf8mb4")
