@@ -18,7 +18,9 @@ Skipped, saying why, where Podman cannot run (not root, tools missing); under CI
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -29,6 +31,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
+
+from huihua.config import Settings
 
 from .conftest import free_port
 
@@ -226,3 +231,76 @@ def test_the_image_will_not_start_without_a_service_key(image: tuple[Podman, str
     short = podman.run("run", "--rm", "-e", "HUIHUA_SERVICE_KEY=short", tag)  # huihua's own
     assert short.returncode != 0 and "refusing to listen" in short.stderr, short.stderr
     assert "Traceback" not in short.stderr
+
+
+# -- what the files say, checked wherever the tests run (Podman or not) --------------------
+
+SETTINGS = {f"HUIHUA_{f.name.upper()}" for f in dataclasses.fields(Settings)}
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """Return the Containerfile's instructions as (KEYWORD, the rest), lines joined."""
+    text = re.sub(r"\\\n", " ", CONTAINERFILE.read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split()[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_the_containerfile_builds_the_image_the_docs_describe() -> None:
+    steps = _instructions()
+    assert steps[0] == ("ARG", "BASE=python:3.11-slim")
+    assert [rest for key, rest in steps if key == "FROM"] == ["${BASE} AS build", "${BASE}"]
+    runs = " ".join(rest for key, rest in steps if key == "RUN")
+    assert "pip install -c requirements.lock ." in runs  # the locked dependencies
+    user = next(rest for key, rest in steps if key == "USER")
+    assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user), user  # numeric, not root
+    assert ("VOLUME", '["/var/lib/huihua"]') in steps
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(rest for key, rest in steps if key == "ENV")))
+    assert env["HUIHUA_DATABASE_URL"] == "sqlite:////var/lib/huihua/huihua.db"
+    assert env["HUIHUA_HOST"] == "0.0.0.0"
+    assert int(env["HUIHUA_SHUTDOWN_TIMEOUT"]) < 10  # within the runtimes' 10 s grace
+    assert {name for name in env if name.startswith("HUIHUA_")} <= SETTINGS
+    assert ("STOPSIGNAL", "SIGTERM") in steps
+    health = next(rest for key, rest in steps if key == "HEALTHCHECK")
+    assert "http://127.0.0.1:8000/healthz" in health
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for key, rest in steps:
+        if key == "COPY" and not rest.startswith("--from"):
+            for source in rest.split()[:-1]:
+                assert (ROOT / source).exists(), source
+                assert source.split("/")[0] not in ignored, source
+
+
+def test_the_entrypoint_is_valid_sh() -> None:
+    entrypoint = ROOT / "deploy" / "container" / "entrypoint.sh"
+    assert subprocess.run(["sh", "-n", str(entrypoint)], capture_output=True).returncode == 0
+    assert os.access(entrypoint, os.X_OK)
+
+
+def test_the_compose_file_runs_the_image_on_postgresql() -> None:
+    compose_path = ROOT / "deploy" / "container" / "compose.yaml"
+    compose = yaml.safe_load(compose_path.read_text())
+    huihua = compose["services"]["huihua"]
+    context = (compose_path.parent / huihua["build"]["context"]).resolve()
+    assert context == ROOT
+    assert (context / huihua["build"]["dockerfile"]) == CONTAINERFILE
+    env = huihua["environment"]
+    for name in env:
+        assert name in SETTINGS or name.removesuffix("_FILE") in SETTINGS, name
+    assert env["HUIHUA_DATABASE_URL"].startswith("postgresql://huihua:")
+    assert "@postgres:5432/huihua" in env["HUIHUA_DATABASE_URL"]
+    assert huihua["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert all(port.startswith("127.0.0.1:") for port in huihua["ports"])
+    assert int(huihua["stop_grace_period"].removesuffix("s")) > 10
+    for secret in compose["secrets"].values():
+        path = compose_path.parent / secret["file"]
+        assert (
+            subprocess.run(
+                ["git", "-C", str(ROOT), "check-ignore", "-q", str(path)], check=False
+            ).returncode
+            == 0
+        ), f"{path} must be ignored by git: it holds a secret"
+    assert compose["services"]["postgres"]["image"].startswith("postgres:")
