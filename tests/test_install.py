@@ -43,6 +43,9 @@ def test_the_readme_installs_only_from_the_checkout() -> None:
     assert "pip install -c requirements.lock ." in installs
     for extra in ("langchain", "llamaindex", "mysql", "test"):
         assert any(f".[{extra}]" in command for command in installs), extra
+    # the SDK's own tests, as the suite runs them (tests/test_miniprogram_sdk_node.py)
+    assert "\nnode --test clients/miniprogram/test/*.test.js\n" in README
+    assert list((ROOT / "clients" / "miniprogram" / "test").glob("*.test.js"))
     # huihua is not on the package index: never `pip install huihua…` by name
     for arguments in re.findall(r"pip install ([^`\n#&]*)", README):
         for word in shlex.split(arguments):
