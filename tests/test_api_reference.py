@@ -30,8 +30,15 @@ BASE = "http://127.0.0.1:8000"
 # GET routes the app serves besides those the document describes (it describes itself and
 # /healthz): the docs page and the metrics, which answer in their own formats.
 OTHER_GET_ROUTES = ("/docs", "/metrics")
-# What users read: the README and every page of docs/.
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# What users read: the README, every page of docs/, and the READMEs beside the code.
+DOCUMENTS = sorted(
+    path
+    for path in ROOT.rglob("*.md")
+    if not any(
+        part.startswith(".") or part in ("node_modules", "build")
+        for part in path.relative_to(ROOT).parts
+    )
+)
 # The example of an unknown path (ok 2), in the section on errors.
 NOT_A_ROUTE = "/nowhere"
 
@@ -162,7 +169,7 @@ def _anchors(path: Path) -> set[str]:
     return anchors
 
 
-@pytest.mark.parametrize("document", DOCUMENTS, ids=[p.name for p in DOCUMENTS])
+@pytest.mark.parametrize("document", DOCUMENTS, ids=[str(p.relative_to(ROOT)) for p in DOCUMENTS])
 def test_documents_link_inside_the_repository_and_name_no_outside_contract(
     document: Path,
 ) -> None:

@@ -257,8 +257,9 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeps
             context.pop("ctx", None)
-            if replies is not None:  # the replies in flight end (failed) and are written
-                await replies.relay.close(REPLIES_CLOSE_S)
+            if replies is not None:  # the replies in flight end, or fail, and are written
+                finish_s = settings.shutdown_timeout - STOP_MARGIN_S
+                await replies.relay.close(finish_s, REPLIES_CLOSE_S)
             if client is not None:
                 await client.aclose()
             await limiter.aclose()

@@ -368,9 +368,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "/ask_ai",
-        "Ask the model: the question and the reply's placeholder are stored, and the reply "
-        "streams as Server-Sent Events (start, delta, done) while it is stored as it grows; "
-        "or regenerate the session's last reply.",
+        "Ask the model (or regenerate the last reply): the question and the reply are stored "
+        "as the reply streams as Server-Sent Events (start, delta, done).",
         rq.AskAiRequest,
         rp.AskAiReply,
         ask_ai,

@@ -73,9 +73,10 @@ async def _from_log(local: Any, after: int) -> AsyncIterator[bytes]:
     sent = min(after, len(local.frames))
     while True:
         frames = local.frames
-        while sent < len(frames):
-            sent += 1
-            yield frames[sent - 1]
+        if sent < len(frames):  # every frame there, in one write
+            have = len(frames)
+            yield frames[sent] if have == sent + 1 else b"".join(frames[sent:have])
+            sent = have
         if local.done:
             return
         if not await local.wait(sent, PING_EVERY_S):

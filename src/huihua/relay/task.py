@@ -32,9 +32,10 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from huihua import timestamps
+from huihua.relay.chunks import Chunk, Ended
 from huihua.relay.context import estimate_tokens
 from huihua.relay.events import KEEP_AFTER_DONE_S, LocalLog, frame, reply_key
-from huihua.relay.model import Chunk, Ended, ModelError
+from huihua.relay.model import ModelError
 from huihua.relay.writes import Final, Flushed, finish, flush
 
 if TYPE_CHECKING:
