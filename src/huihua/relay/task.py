@@ -1,5 +1,5 @@
 """The generation task: one per reply, from the model's first byte to the reply's ``done``,
-whether or not anyone listens (API.md §8.4).
+whether or not anyone listens (docs/api.md §8.4).
 
 It reads the model's stream (model.py) in a task of its own and, beside it:
 - makes ``delta`` events of what came: the first chunk at once, then at most one event per
