@@ -11,8 +11,9 @@ shared machine falls on all of them:
 
 - ``openai``: the official package's ``AsyncOpenAI`` stream, reading ``delta.content``;
 - ``httpx-sse``: httpx, httpx-sse's ``aiter_sse()``, a msgspec decode of each event;
-- ``huihua``: ``huihua.relay.model.ModelClient`` (httpx, its own line splitting, msgspec);
+- ``huihua``: ``huihua.relay.model.ModelClient`` (aiohttp, its own line splitting, msgspec);
 - ``bytes``: httpx's ``aiter_bytes()`` alone, no parsing: what httpx's transport costs;
+- ``aiohttp``: aiohttp's client (its C HTTP parser), ``iter_any()`` feeding huihua's parser;
 - ``floor``: no httpx: an asyncio ``Protocol`` with httptools' response parser feeding the
   same parser as ``huihua``: about what reading a socket costs in this event loop.
 
@@ -21,9 +22,10 @@ Two shapes of traffic: ``fast``, one stream of all the chunks sent as fast as th
 streams at once, each chunk ``--delay-ms`` after the one before (one chunk a read, as models
 send them).
 
-Replayed: the same events, recorded, fed to the first three readers through an in-memory
-transport (httpx's and httpx2's ``MockTransport``): the parsing alone, without the socket,
-the noise of the other process, nor the transport's cost per read.
+Replayed: the same events, recorded, fed to the ``openai`` and httpx readers through an
+in-memory transport (httpx's and httpx2's ``MockTransport``), and to huihua's parser
+directly: the parsing alone, without the socket, the noise of the other process, nor the
+transport's cost per read.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import httptools
 import httpx
 import httpx2
@@ -48,7 +51,8 @@ import openai
 from httpx_sse import aconnect_sse
 from openai.types.chat import ChatCompletionMessageParam
 
-from huihua.relay.model import Chunk, ModelClient, ModelSettings, _Parser
+from huihua.relay.chunks import Chunk, Parser
+from huihua.relay.model import ModelClient, ModelSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.fake_model, for the pieces the fake sends
@@ -59,7 +63,7 @@ ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "写一首�
 T = TypeVar("T")
 BODY = {"model": "deepseek-chat", "messages": ASK, "stream": True}
 BODY["stream_options"] = {"include_usage": True}
-READERS = ("openai", "httpx-sse", "huihua", "bytes", "floor")
+READERS = ("openai", "httpx-sse", "huihua", "bytes", "aiohttp", "floor")
 REPLAYED = ("openai", "httpx-sse", "huihua", "bytes")
 
 
@@ -152,8 +156,11 @@ async def read_httpx_sse(base_url: str, streams: int, replay: Replay = None) -> 
 
 
 async def read_huihua(base_url: str, streams: int, replay: Replay = None) -> str:
-    transport = None if replay is None else httpx.MockTransport(_answer(replay))
-    client = ModelClient(ModelSettings(base_url, "sk-bench"), transport=transport)
+    if replay is not None:  # the parsing alone: the recorded reads fed to huihua's parser
+        parser = Parser(think_tags=False)
+        parts = [chunk.content for data in replay if (chunk := parser.feed(data)) is not None]
+        return "".join(parts)
+    client = ModelClient(ModelSettings(base_url, "sk-bench"))
 
     async def one() -> str:
         text = ""
@@ -182,6 +189,23 @@ async def read_bytes(base_url: str, streams: int, replay: Replay = None) -> str:
         return "" if all(sizes) else "a stream was empty"
 
 
+async def read_aiohttp(base_url: str, streams: int, replay: Replay = None) -> str:
+    connector = aiohttp.TCPConnector(limit=4096)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one() -> str:
+            parser = Parser(think_tags=False)
+            text = []
+            async with session.post(base_url + "/chat/completions", json=BODY) as r:
+                async for data in r.content.iter_any():
+                    chunk = parser.feed(data)
+                    if chunk is not None:
+                        text.append(chunk.content)
+            return "".join(text)
+
+        return "".join(await asyncio.gather(*(one() for _ in range(streams))))
+
+
 class _FloorProtocol(asyncio.Protocol):
     """One streamed answer read by httptools, its body fed to huihua's parser."""
 
@@ -189,7 +213,7 @@ class _FloorProtocol(asyncio.Protocol):
 
     def __init__(self, ended: asyncio.Future[str]) -> None:
         self.http = httptools.HttpResponseParser(self)
-        self.sse = _Parser(think_tags=False)
+        self.sse = Parser(think_tags=False)
         self.text: list[str] = []
         self.ended = ended
 
@@ -234,6 +258,7 @@ READ: dict[str, Callable[[str, int, Replay], Coroutine[Any, Any, str]]] = {
     "httpx-sse": read_httpx_sse,
     "huihua": read_huihua,
     "bytes": read_bytes,
+    "aiohttp": read_aiohttp,
     "floor": read_floor,
 }
 

@@ -21,7 +21,8 @@ From another process (bench/relay.py)::
 
     python -m tests.fake_model --port P --chunks N --delay-ms D
 
-serves every call with N pieces of 1-3 Chinese characters, D ms apart, until killed.
+serves every call with N pieces of 1-3 Chinese characters, D ms apart, until killed; a
+model named ``…pieces-M`` (``bench-pieces-250``) gets M pieces instead.
 
 It writes no access line, and the connections it breaks on purpose log nothing.
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import signal
@@ -211,6 +213,9 @@ class FakeModel:
         if isinstance(item, Hang):
             return _Hung(self, item)
         model = str(body.get("model", MODEL_ECHO))
+        pieces = model.rpartition("pieces-")[2]
+        if item is self.default and isinstance(item, Reply) and pieces.isdigit():
+            item = dataclasses.replace(item, content=chinese_pieces(int(pieces)))
         if not body.get("stream"):
             return JSONResponse(_completion(item, model))
         options = body.get("stream_options") or {}

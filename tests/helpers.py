@@ -43,6 +43,7 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 # endpoint is checked as soon as it is registered.
 ENDPOINTS = {e.path: e for e in TABLE}
 POST_PATHS = tuple(ENDPOINTS)
+MODEL_PATHS = {e.path for e in TABLE if e.model}  # served only with a model configured
 _KINDS = {
     msgspec.inspect.StrType: "str",
     msgspec.inspect.IntType: "int",

@@ -1,4 +1,4 @@
-"""How SQLite and PostgreSQL run the operator's reads (API.md §9): each walks an index of
+"""How SQLite and PostgreSQL run the operator's reads (docs/api.md §9): each walks an index of
 its own and sorts nothing it pages (queries/console.py).
 
 - /list_users walks ``ix_users_newest`` backwards, newest first, and stops at the page's

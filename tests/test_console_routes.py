@@ -1,4 +1,4 @@
-"""The operator's routes (API.md §9) on three stores: /list_users, /list_feedback,
+"""The operator's routes (docs/api.md §9) on three stores: /list_users, /list_feedback,
 /usage_stats. Their pages are exact across ties (rows of one time, written straight into
 the store: the clock cannot be made to give them), their figures are what was written,
 a user token gets ok 4, and with auth off they answer this machine only.

@@ -17,15 +17,12 @@ from typing import Any
 
 import pytest
 
+from huihua.relay.chunks import Chunk, Ended, Parser, Usage
 from huihua.relay.model import (
-    Chunk,
-    Ended,
     ModelBroken,
     ModelClient,
     ModelError,
     ModelSettings,
-    Usage,
-    _Parser,
 )
 from huihua.relay.think import ThinkSplitter
 
@@ -266,7 +263,7 @@ def test_unreachable_is_retried_within_the_budget() -> None:
 
     error, seconds = asyncio.run(run())
     assert type(error) is ModelError
-    assert str(error).startswith("the model could not be reached (ConnectError")
+    assert str(error).startswith("the model could not be reached (ClientConnectorError")
     assert "tries)" in str(error)
     assert 0.8 <= seconds < 2.5
 
@@ -275,7 +272,7 @@ def test_broken_after_3_chunks_keeps_them_and_is_not_retried(fake: FakeModel) ->
     fake.script(Reply(content=["一", "二", "三", "四", "五"], break_after=3, delay_s=0.01))
     outcome = ask(fake, retry_budget_s=5)
     assert isinstance(outcome.error, ModelBroken)
-    assert str(outcome.error).startswith("the model's stream broke (RemoteProtocolError")
+    assert str(outcome.error).startswith("the model's stream broke (ClientPayloadError")
     assert outcome.content == "一二三"
     assert outcome.ended is None
     assert fake.calls == 1
@@ -419,7 +416,7 @@ def test_the_parser_at_every_cut_and_line_end(newline: bytes) -> None:
     """SSE allows three line ends, and a read may end anywhere (in a UTF-8 character too)."""
     stream = STREAM.replace(b"\n", newline)
     for i in range(len(stream) + 1):
-        parser = _Parser(think_tags=False)
+        parser = Parser(think_tags=False)
         chunks = [parser.feed(stream[:i]), parser.feed(stream[i:])]
         got = [c for c in chunks if c is not None]
         assert "".join(c.content for c in got) == "秋风", i
@@ -428,6 +425,6 @@ def test_the_parser_at_every_cut_and_line_end(newline: bytes) -> None:
 
 
 def test_a_data_field_on_two_lines_is_one_event() -> None:
-    parser = _Parser(think_tags=False)
+    parser = Parser(think_tags=False)
     chunk = parser.feed(b'data: {"choices":[{"delta":\ndata: {"content":"a"}}]}\n\n')
     assert chunk == Chunk("a", "")

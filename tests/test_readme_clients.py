@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from .conftest import SERVICE_KEY, secure_settings
+from .conftest import SERVICE_KEY, model_settings, secure_settings
+from .fake_model import FakeModel, Reply
 from .fake_wechat import FakeWeChat
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def _example(language: str) -> str:
+def _example(language: str, index: int = 0) -> str:
     clients = README.read_text().split("\n## Clients\n", 1)[1].split("\n## ", 1)[0]
-    (code,) = re.findall(rf"```{language}\n(.*?)```", clients, re.DOTALL)
-    return code
+    return re.findall(rf"```{language}\n(.*?)```", clients, re.DOTALL)[index]
 
 
 def test_the_back_end_example_runs_as_written(
@@ -35,3 +35,20 @@ def test_the_back_end_example_runs_as_written(
     with contextlib.redirect_stdout(out):
         exec(code.replace("http://127.0.0.1:8000", api.base_url), {})
     assert out.getvalue().splitlines() == ["2 ai 有一天，小明去面试……", "1 user 帮我讲个笑话"]
+
+
+def test_the_reply_example_runs_as_written(
+    serve: Any, wechat: FakeWeChat, model: FakeModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = _example("python", 1)
+    assert len(code.splitlines()) <= 10
+    api = serve("sqlite", **secure_settings(wechat, **model_settings(model)))
+    monkeypatch.setenv("HUIHUA_SERVICE_KEY", SERVICE_KEY)
+    key = {"authorization": f"Bearer {SERVICE_KEY}"}
+    made = api.post("/add_user", {"user_id": "o6_bmjrPTlm6", "user_name": "t"}, headers=key)
+    assert made.json()["ok"] == 0, made.text
+    model.script(Reply(content=["秋风", "起，", "落叶黄。"]))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec("import os\n" + code.replace("http://127.0.0.1:8000", api.base_url), {})
+    assert out.getvalue() == "秋风起，落叶黄。complete\n"

@@ -1,6 +1,6 @@
 """The errors a request can end in, each with its ``ok`` code and HTTP status.
 
-API.md §1 fixes the table; codes never change meaning once shipped::
+docs/api.md §1 fixes the table; codes never change meaning once shipped::
 
     HuihuaError
      ├── InvalidRequest      ok 1  400

@@ -1,4 +1,4 @@
-"""The one table of the client: each endpoint of API.md as (method, path, fields, reply).
+"""The one table of the client: each endpoint of docs/api.md as (method, path, fields, reply).
 
 ``Client`` and ``AsyncClient`` get a method per row, named as the endpoint; an endpoint the
 contract adds is one line here. ``fields`` are the request's fields (besides
@@ -67,7 +67,7 @@ _ROWS: tuple[tuple[str, str | None, str], ...] = (
     ),
     ("follow_reply", "user_id session_id seq after", "Envelope"),
     ("stop_reply", "user_id session_id seq", "StopReplyReply"),
-    # The operator's routes (API.md §9), with the service key.
+    # The operator's routes (docs/api.md §9), with the service key.
     ("list_users", "query limit cursor", "ListUsersReply"),
     ("list_feedback", "rating since limit cursor", "ListFeedbackReply"),
     ("usage_stats", "days", "UsageStatsReply"),

@@ -257,8 +257,9 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeps
             context.pop("ctx", None)
-            if replies is not None:  # the replies in flight end (failed) and are written
-                await replies.relay.close(REPLIES_CLOSE_S)
+            if replies is not None:  # the replies in flight end, or fail, and are written
+                finish_s = settings.shutdown_timeout - STOP_MARGIN_S
+                await replies.relay.close(finish_s, REPLIES_CLOSE_S)
             if client is not None:
                 await client.aclose()
             await limiter.aclose()
@@ -312,7 +313,7 @@ def create_app(
     async def metrics_text(request: Request) -> Response:
         started = time.perf_counter()
         request_id = new_id()
-        try:  # with auth on, for Prometheus with the service key only (API.md §6)
+        try:  # with auth on, for Prometheus with the service key only (docs/api.md §6)
             await context["ctx"].access.require_service(request.scope)
         except HuihuaError as error:
             response = _failure(request_id, error)

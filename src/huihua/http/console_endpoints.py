@@ -1,8 +1,8 @@
-"""The operator's routes (API.md §9), for the console: their handlers and table rows.
+"""The operator's routes (docs/api.md §9), for the console: their handlers and table rows.
 
 They read across users, so they take no ``user_id``: the service key only (a user token
 gets ok 4), and with auth off a request from this machine only (ok 4 from elsewhere),
-each checked after the fields as every forbidden operation is (API.md §1).
+each checked after the fields as every forbidden operation is (docs/api.md §1).
 endpoints.py appends :data:`ENDPOINTS` to the one endpoint table.
 """
 

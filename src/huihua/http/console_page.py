@@ -1,4 +1,4 @@
-"""GET /console: the operator's console (API.md §9), a page served by huihua itself.
+"""GET /console: the operator's console (docs/api.md §9), a page served by huihua itself.
 
 Its files are in ``console/`` beside this module: the page, its script and its style,
 written by hand (no library, no build step). Nothing is loaded from elsewhere; the one

@@ -34,8 +34,8 @@ class Endpoint:
     strict: bool = True
     # Needs no credential even with auth on (/login: how a mini-program gets one).
     public: bool = False
-    # Served only with a model configured (API.md §8); ``events``: answers an event stream.
+    # Served only with a model configured (docs/api.md §8); ``events``: answers an event stream.
     model: bool = False
     events: bool = False
-    # The operator's routes (API.md §9): the service key, or this machine with auth off.
+    # The operator's routes (docs/api.md §9): the service key, or this machine with auth off.
     operator: bool = False

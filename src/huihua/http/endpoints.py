@@ -39,7 +39,7 @@ async def query_user_info(ctx: Context, parsed: Parsed, who: Principal) -> Reply
 
 
 def _check_appender(who: Principal, inp: v.AddChatInput) -> None:
-    """A user token may add its user's own words only (API.md §6)."""
+    """A user token may add its user's own words only (docs/api.md §6)."""
     for chat in inp.chats:
         if chat.role != "user":
             who.check(inp.user_id, backend_only=NOT_USER_BY_BACKEND)
@@ -341,9 +341,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "/ask_ai",
-        "Ask the model: the question and the reply's placeholder are stored, and the reply "
-        "streams as Server-Sent Events (start, delta, done) while it is stored as it grows; "
-        "or regenerate the session's last reply.",
+        "Ask the model (or regenerate the last reply): the question and the reply are stored "
+        "as the reply streams as Server-Sent Events (start, delta, done).",
         rq.AskAiRequest,
         rp.AskAiReply,
         ask_ai,
@@ -371,7 +370,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         {"user_id": "u1", "session_id": "s1", "seq": 2},
         model=True,
     ),
-    *console_endpoints.ENDPOINTS,  # the operator's (API.md §9)
+    *console_endpoints.ENDPOINTS,  # the operator's (docs/api.md §9)
 )
 
 __all__ = ["ENDPOINTS", "Context", "Endpoint", "Handler", "Reply"]

@@ -1,5 +1,5 @@
 """A follower's frames: a reply's events after the one it has, then the live ones, to ``done``
-(API.md §8.3), from wherever they are kept:
+(docs/api.md §8.3), from wherever they are kept:
 
 1. this host's :class:`~huihua.relay.events.LocalLog` (it generates the reply, or did a few
    minutes ago);
@@ -73,9 +73,10 @@ async def _from_log(local: Any, after: int) -> AsyncIterator[bytes]:
     sent = min(after, len(local.frames))
     while True:
         frames = local.frames
-        while sent < len(frames):
-            sent += 1
-            yield frames[sent - 1]
+        if sent < len(frames):  # every frame there, in one write
+            have = len(frames)
+            yield frames[sent] if have == sent + 1 else b"".join(frames[sent:have])
+            sent = have
         if local.done:
             return
         if not await local.wait(sent, PING_EVERY_S):

@@ -7,7 +7,7 @@ hosts' replies, and the process's end.
 - With Redis (``shared``), stops and deletions are announced to every host, and each
   host's listener stops its own task of the reply.
 - :meth:`sweep_forever` sets ``failed`` the replies whose lease ran out (their host died,
-  API.md §8.4): at start and every :data:`SWEEP_EVERY_S`.
+  docs/api.md §8.4): at start and every :data:`SWEEP_EVERY_S`.
 - :meth:`drain` (the server stops): new asks are refused, and the replies in flight get
   until a deadline to finish; then they are failed (their text kept), and :meth:`close`
   waits for their last writes.
@@ -20,7 +20,6 @@ import contextlib
 import logging
 import secrets
 import socket
-import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -66,9 +65,11 @@ class Relay:
         self.on_finish = on_finish
         self.tasks: dict[Key, ReplyTask] = {}
         self.logs: dict[Key, LocalLog] = {}
-        self._runs: set[asyncio.Task[None]] = set()
+        self._runs: set[asyncio.Task[None]] = set()  # the tasks to wait for at the close
+        self._generating: set[asyncio.Task[None]] = set()  # of them, the replies' own
         self.draining = False
         self._drain_timer: asyncio.TimerHandle | None = None
+        self._drain_end = 0.0  # the loop's time when the replies still generating fail
         self._listener: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -111,6 +112,8 @@ class Relay:
         run = asyncio.create_task(task.run(), name=f"reply {ask.session_id}#{ask.seq}")
         self._runs.add(run)
         run.add_done_callback(self._runs.discard)
+        self._generating.add(run)
+        run.add_done_callback(self._generating.discard)
         return task
 
     def ended(self, task: ReplyTask) -> None:
@@ -229,21 +232,27 @@ class Relay:
             return
         self.draining = True
         loop = asyncio.get_running_loop()
+        self._drain_end = loop.time() + max(within_s, 0.0)
         self._drain_timer = loop.call_later(max(within_s, 0.0), self._fail_all)
 
     def _fail_all(self) -> None:
         for task in list(self.tasks.values()):
             task.stop(SHUT_DOWN)
 
-    async def close(self, within_s: float) -> None:
-        """Finish: fail the replies still generating, wait (up to ``within_s``) for their last
-        writes, stop the sweep and the listener."""
-        self.drain(0)
+    async def close(self, finish_within_s: float, write_within_s: float) -> None:
+        """Finish: let the replies still generating end by themselves until the drain's
+        deadline (``finish_within_s`` from now if none was set: no connection was open for
+        the server to drain), fail those that did not, wait up to ``write_within_s`` for
+        their last writes, stop the sweep and the listener."""
+        self.drain(finish_within_s)
+        loop = asyncio.get_running_loop()
+        if self._generating:
+            left = self._drain_end - loop.time()
+            await asyncio.wait(set(self._generating), timeout=max(left, 0.0))
         self._fail_all()
-        deadline = time.monotonic() + within_s
         runs = set(self._runs)
         if runs:
-            await asyncio.wait(runs, timeout=max(deadline - time.monotonic(), 0.1))
+            await asyncio.wait(runs, timeout=max(write_within_s, 0.1))
         for background in (self._sweeper, self._listener, *self._runs):
             if background is not None:
                 background.cancel()

@@ -1,5 +1,5 @@
 """The generation task: one per reply, from the model's first byte to the reply's ``done``,
-whether or not anyone listens (API.md §8.4).
+whether or not anyone listens (docs/api.md §8.4).
 
 It reads the model's stream (model.py) in a task of its own and, beside it:
 - makes ``delta`` events of what came: the first chunk at once, then at most one event per
@@ -32,9 +32,10 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from huihua import timestamps
+from huihua.relay.chunks import Chunk, Ended
 from huihua.relay.context import estimate_tokens
 from huihua.relay.events import KEEP_AFTER_DONE_S, LocalLog, frame, reply_key
-from huihua.relay.model import Chunk, Ended, ModelError
+from huihua.relay.model import ModelError
 from huihua.relay.writes import Final, Flushed, finish, flush
 
 if TYPE_CHECKING:

@@ -1,11 +1,11 @@
-"""The operator's console (API.md §9): users, rated replies and the usage figures, across
+"""The operator's console (docs/api.md §9): users, rated replies and the usage figures, across
 users. Each is one read of the store on a thread (``long``), walking the indexes
 queries/console.py names.
 
 The usage figures are by day in the quota's time zone (``llm_quota_tz``): a range of days
 is cut where the zone's offset changes (summer time), and each piece counted by one
 grouped statement per figure. A reply stored ``streaming`` whose last change is older than
-``streaming_timeout`` counts as ``failed``, as it reads (API.md §5.1).
+``streaming_timeout`` counts as ``failed``, as it reads (docs/api.md §5.1).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class _User:
 async def list_users(
     store: Store, request_id: str, query: str | None, limit: int, after: tuple[int, str] | None
 ) -> bytes:
-    """Return the encoded page of users, newest first (API.md §9)."""
+    """Return the encoded page of users, newest first (docs/api.md §9)."""
     rows = await store.read(lambda db: cq.list_users(db, query, limit, after), long=True)
     width = len(_USER_COLUMNS)
     users = []
@@ -73,7 +73,7 @@ async def list_feedback(
     limit: int,
     after: tuple[int, str, str, int] | None,
 ) -> rp.ListFeedbackReply:
-    """Return the page of rated replies, newest rating first (API.md §9)."""
+    """Return the page of rated replies, newest rating first (docs/api.md §9)."""
     rows = await store.read(lambda db: cq.list_feedback(db, rating, since, limit, after), long=True)
     feedback = [
         rp.FeedbackOut(
@@ -202,7 +202,7 @@ def _date(local_midnight: int) -> str:
 async def usage_stats(
     store: Store, request_id: str, days: int, *, time_zone: str, streaming_timeout_ms: int
 ) -> rp.UsageStatsReply:
-    """Return the usage figures of the last ``days`` days, today included (API.md §9)."""
+    """Return the usage figures of the last ``days`` days, today included (docs/api.md §9)."""
     zone = ZoneInfo(time_zone)
     now = timestamps.now_ms()
     reply = await store.read(

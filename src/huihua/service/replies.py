@@ -1,4 +1,4 @@
-"""Replies huihua asks a model for (API.md §8): ask, follow, stop.
+"""Replies huihua asks a model for (docs/api.md §8): ask, follow, stop.
 
 ``ask_ai`` writes, in one transaction with its idempotency record, the question (not for
 ``regenerate``, which deletes the session's last reply instead), the reply's placeholder
@@ -213,7 +213,7 @@ async def check_reply(store: Store, key: tuple[str, str, int], done: str) -> Any
 async def follow_reply(
     store: Store, replies: Replies, request_id: str, key: tuple[str, str, int], after: int
 ) -> AsyncIterator[bytes]:
-    """Return the reply's events after ``after`` (API.md §8.3); ok 2 or 11 first."""
+    """Return the reply's events after ``after`` (docs/api.md §8.3); ok 2 or 11 first."""
     await check_reply(store, key, "followed")
     return follow(
         replies.relay,

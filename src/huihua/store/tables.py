@@ -10,7 +10,7 @@
   pinned (``/pin_session``), NULL when it is not: the list shows pinned sessions first,
   most recently pinned first, each phase walking an index of its own.
 - ``chat_messages``: the messages, numbered 1, 2, 3… per session (``seq``); ``meta`` is the
-  client's JSON object, kept as text and sent back as it is. The fields of API.md §5.1
+  client's JSON object, kept as text and sent back as it is. The fields of docs/api.md §5.1
   (``parts`` and ``tool_calls`` as JSON text, ``reasoning``, ``tool_call_id``, ``name``,
   ``status``) are NULL when not set (``status`` NULL is ``complete``); ``updated_at`` is
   NULL until ``/update_chat`` changes the message; ``rating`` (``like`` or ``dislike``) and
@@ -24,7 +24,7 @@
   (digest.py), so that a search no message can match is answered without the walk; each
   session's ``digested_seq`` says what of it the digest holds, ``search_edits`` counts the
   changes of its messages' text.
-- ``ai_replies``: the replies huihua is asking a model for (API.md §8), a row each while
+- ``ai_replies``: the replies huihua is asking a model for (docs/api.md §8), a row each while
   it generates: whose task holds it (``host``) until when (``lease_until``, moved at every
   flush, at least once a second), how many events it has made (``events``, as of the last
   flush), the ask's ``request_id`` and whether to send the "answer ready" notice
@@ -34,14 +34,14 @@
 - ``ai_usage``: a user's model tokens per day (in the quota's time zone) and model, added
   when a reply ends: the daily quota's count and the usage figures.
 - ``idempotency_records``: the reply to each write that carried a ``request_id``, with a
-  fingerprint of its request, written in the same transaction as the write (API.md §4).
+  fingerprint of its request, written in the same transaction as the write (docs/api.md §4).
 - ``users.token_nonce``: a random value every user token carries and every request checks;
   it is made anew whenever the row is created, so deleting a user kills their tokens for
   good, even when the same openid logs in again later.
 - ``login_codes``: what a ``/login`` answered, under a hash of its WeChat code, for five
   minutes, so that a retried login gets the same reply (WeChat accepts a code once).
 
-The operator's console (API.md §9) reads across users through indexes of their own
+The operator's console (docs/api.md §9) reads across users through indexes of their own
 (``ix_users_newest``, ``ix_chat_messages_day``, ``ix_chat_messages_rated``,
 ``ix_ai_usage_day``): scans a sharded engine would fan out to every node.
 
@@ -128,7 +128,7 @@ users = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("token_nonce", String(32), nullable=True),
-    # The operator's console (API.md §9): the users newest first, their names filtered
+    # The operator's console (docs/api.md §9): the users newest first, their names filtered
     # from the index alone; the new users of a day.
     Index("ix_users_newest", "created_at", "user_id", "user_name"),
     **MYSQL_TABLE_OPTIONS,
@@ -198,7 +198,7 @@ chat_messages = Table(
         "seq",
         *signature.NAMES,
     ),
-    # The operator's console (API.md §9), across users: the messages of a day (how many,
+    # The operator's console (docs/api.md §9), across users: the messages of a day (how many,
     # by whom, the replies' statuses), from the index alone; the rated replies, newest
     # first (only rated ones where the store has partial indexes).
     Index("ix_chat_messages_day", "created_at", "user_id", "role", "status"),
@@ -263,7 +263,7 @@ idempotency_records = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("response", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
-    # The retention sweep deletes the oldest first (a maintenance sweep: API.md §7).
+    # The retention sweep deletes the oldest first (a maintenance sweep: docs/api.md §7).
     Index(None, "created_at"),
     **MYSQL_TABLE_OPTIONS,
 )

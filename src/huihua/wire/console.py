@@ -1,4 +1,4 @@
-"""The operator's routes (API.md §9): their rules and cursors (their requests and replies
+"""The operator's routes (docs/api.md §9): their rules and cursors (their requests and replies
 are in requests.py and replies.py).
 
 ``/list_users`` pages by ``(created_at, user_id)``, its cursor ``u<created_at>.<user_id>``;

@@ -1,4 +1,4 @@
-// huihua's operator console (API.md §9): plain JavaScript, no library, no build step.
+// huihua's operator console (docs/api.md §9): plain JavaScript, no library, no build step.
 //
 // Every text the server sends is put in the page as text (textContent, text nodes,
 // attributes set one by one): never parsed as HTML. Images are shown only from https:

@@ -1,4 +1,4 @@
-"""The operator's console (API.md §9): when a reply was rated (``rated_at``), and the
+"""The operator's console (docs/api.md §9): when a reply was rated (``rated_at``), and the
 indexes its reads across users walk: users newest first, the messages of a day, the rated
 replies newest first, the tokens of a day.
 

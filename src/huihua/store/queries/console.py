@@ -1,4 +1,4 @@
-"""The operator's console (API.md §9): the reads across users, each a walk of an index.
+"""The operator's console (docs/api.md §9): the reads across users, each a walk of an index.
 
 These are the one place where a statement names no user, so on a sharded engine each is a
 scan that fans out to every node; on one store each walks an index of its own (tables.py):
