@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import redis
 
+from huihua.config import Settings
+
 from . import sse
 from .conftest import Api, LogCapture, login_settings, model_settings
 from .fake_model import FakeModel, Reply, wait_until
@@ -307,3 +309,44 @@ def test_a_refused_message_is_logged_and_the_reply_unharmed(
     assert reply["msg"] == "秋风清" and "status" not in reply
     assert len(_sent_for(wechat, session)) == 1  # never retried
     assert "TOKEN-CANARY" not in server_logs.text
+
+
+def test_an_unknown_user_is_ok_2_before_the_check(checked: Api, fake: FakeModel):
+    _refused(checked, f"o{uuid.uuid4().hex}", 2, 404, msg="RISKY")
+    assert fake.calls == 0
+
+
+def test_a_reply_wechat_cannot_judge_is_blocked_or_passes_as_set(
+    checked: Api, lenient: Api, fake: FakeModel, wechat: FakeWeChat
+):
+    for api, refuse in ((checked, True), (lenient, False)):
+        user = _user(api)
+        events = sse.stream(api, "/ask_ai", {"user_id": user, "session_id": "s", "msg": "写"})
+        assert events[-1].data["status"] == "complete"
+        wechat.check_down = "busy"  # the question is not asked again: only the reply is checked
+        again = {"user_id": user, "session_id": "s", "regenerate": True}
+        done = sse.stream(api, "/ask_ai", again)[-1].data
+        wechat.check_down = None
+        if refuse:
+            assert done["status"] == "blocked" and done["msg"] == NOTICE
+            assert done["meta"]["check"]["suggest"] == "unchecked"
+            assert "-1" in done["meta"]["check"]["reason"]
+        else:
+            assert done["status"] == "complete" and "check" not in done["meta"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"wechat_check": True}, "wechat_check"),
+        ({"wechat_notify_template": "t"}, "wechat_notify_template"),
+        ({"wechat_check_scene": 5}, "wechat_check_scene"),
+        ({"wechat_check_unreachable": "maybe"}, "wechat_check_unreachable"),
+        ({"wechat_notify_state": "beta"}, "wechat_notify_state"),
+        ({"wechat_notify_data": "thing1=weather"}, "wechat_notify_data"),
+        ({"wechat_check_notice": " "}, "wechat_check_notice"),
+    ],
+)
+def test_wechat_settings_out_of_range_are_refused(changes: dict[str, Any], named: str):
+    with pytest.raises(ValueError, match=named):
+        Settings.from_env({}, **changes)

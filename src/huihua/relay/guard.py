@@ -11,9 +11,12 @@ guard calls ``on_block``, which stops the model; the task then writes the notice
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from huihua.wechat.check import PIECE_CHARS, ContentCheck, Verdict, pieces
+
+log = logging.getLogger("huihua.relay")
 
 
 class Guard:
@@ -73,7 +76,11 @@ class Guard:
         while (piece := await self._queue.get()) is not None:
             if self.blocked is not None:
                 continue
-            verdict = await self._check.judge_piece(piece, self._openid)
+            try:
+                verdict = await self._check.judge_piece(piece, self._openid)
+            except Exception as error:  # a bug: logged, and the piece counts as unjudged
+                log.exception("reply check failed")
+                verdict = Verdict("unchecked", reason=f"internal error ({type(error).__name__})")
             if verdict.suggest == "risky" or (verdict.suggest == "unchecked" and self._refuse):
                 self.blocked = verdict
                 self._on_block()

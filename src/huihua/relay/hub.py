@@ -182,13 +182,18 @@ class Relay:
         assert self.wechat is not None and self.wechat.notifier is not None
         assert ask.openid is not None
         key = (ask.user_id, ask.session_id, ask.seq)
-        if self.shared is not None and await self.shared.listeners(key) > 0:
-            return  # followed from another host
-        title = await self.store.read(lambda db: q.session_title(db, ask.user_id, ask.session_id))
-        if title is None:
-            return  # deleted meanwhile
-        answered = Answered(ask.openid, ask.session_id, ask.seq, title, msg, ask.model)
-        await self.wechat.notifier.send(answered)
+        try:
+            if self.shared is not None and await self.shared.listeners(key) > 0:
+                return  # followed from another host
+            title = await self.store.read(
+                lambda db: q.session_title(db, ask.user_id, ask.session_id)
+            )
+            if title is None:
+                return  # deleted meanwhile
+            answered = Answered(ask.openid, ask.session_id, ask.seq, title, msg, ask.model)
+            await self.wechat.notifier.send(answered)
+        except Exception as error:  # the store away, or a bug: logged, never the reply's
+            log.warning("replies: the answer-ready message was not sent (%r)", error)
 
     def _background(self, work: Any) -> None:
         task = asyncio.create_task(work)

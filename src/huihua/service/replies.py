@@ -37,6 +37,7 @@ from huihua.relay.writes import STREAMING
 from huihua.service.chats import SESSION_NOT_FOUND, _append, title_of
 from huihua.service.idempotency import Idempotency, WriteCall
 from huihua.service.screening import openid, screen
+from huihua.service.users import USER_NOT_FOUND
 from huihua.store import Store
 from huihua.store import queries as q
 from huihua.store.sql import Db
@@ -106,8 +107,7 @@ async def ask_ai(store: Store, replies: Replies, call: WriteCall, inp: AskInput)
     refusal: HuihuaError | None = None
     wechat = relay.wechat
     if wechat is not None and (
-        (wechat.check is not None and question is not None)
-        or (wechat.notifier is not None and inp.notify)
+        wechat.check is not None or (wechat.notifier is not None and inp.notify)
     ):
         user_openid = await openid(store, user_id)
         if wechat.check is not None and question is not None:
@@ -145,6 +145,8 @@ async def ask_ai(store: Store, replies: Replies, call: WriteCall, inp: AskInput)
                     _seconds_to_midnight(replies),
                 )
         if refusal is not None:  # the content check's verdict, the last rule (API.md §1)
+            if not q.user_exists(db, user_id):
+                raise NotFound(USER_NOT_FOUND)
             raise refusal
         if last is not None:  # regenerate: the last reply goes, its question is asked again
             assert session_id is not None
