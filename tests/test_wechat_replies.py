@@ -350,3 +350,20 @@ def test_a_reply_wechat_cannot_judge_is_blocked_or_passes_as_set(
 def test_wechat_settings_out_of_range_are_refused(changes: dict[str, Any], named: str):
     with pytest.raises(ValueError, match=named):
         Settings.from_env({}, **changes)
+
+
+def test_a_reply_followed_on_another_host_sends_no_message(
+    serve: Callable[..., Api], fake: FakeModel, wechat: FakeWeChat
+):
+    settings = _settings(wechat, fake, redis_url=REDIS_URL)
+    a = serve("postgresql", **settings)
+    b = serve("postgresql", database_url=a.settings.database_url, migrated=False, **settings)
+    user = _user(a)
+    heard, unheard = uuid.uuid4().hex, uuid.uuid4().hex
+    fake.script(Reply(content=["秋"] * 30, delay_s=0.05))
+    _ask_unheard(a, user, heard)  # generated on a, followed to its end on b
+    followed = sse.stream(b, "/follow_reply", {"user_id": user, "session_id": heard, "seq": 2})
+    assert followed[-1].data["status"] == "complete"
+    _ask_unheard(a, user, unheard)
+    wait_until(lambda: _sent_for(wechat, unheard), "the message sent")
+    assert _sent_for(wechat, heard) == []

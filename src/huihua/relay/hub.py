@@ -169,22 +169,24 @@ class Relay:
         if self.shared is not None:
             self._background(self.shared.count_listener(key, -1))
 
-    def answered(self, task: ReplyTask, msg: str) -> None:
-        """A reply asked with ``notify`` is complete: send the message if nobody follows."""
+    async def heard(self, task: ReplyTask) -> bool:
+        """Return whether anyone follows the reply, here or (Redis) on another host; True
+        when no message could be sent anyway."""
         wechat = self.wechat
         if wechat is None or wechat.notifier is None or task.ask.openid is None:
-            return
+            return True
         if self.listeners.get(task.key, 0) > 0:
-            return
+            return True
+        return self.shared is not None and await self.shared.listeners(task.key) > 0
+
+    def answered(self, task: ReplyTask, msg: str) -> None:
+        """A reply asked with ``notify`` ended complete, unheard: send the message."""
         self._background(self._notify(task.ask, msg))
 
     async def _notify(self, ask: Ask, msg: str) -> None:
         assert self.wechat is not None and self.wechat.notifier is not None
         assert ask.openid is not None
-        key = (ask.user_id, ask.session_id, ask.seq)
         try:
-            if self.shared is not None and await self.shared.listeners(key) > 0:
-                return  # followed from another host
             title = await self.store.read(
                 lambda db: q.session_title(db, ask.user_id, ask.session_id)
             )

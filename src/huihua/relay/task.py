@@ -230,9 +230,11 @@ class ReplyTask:
                 self._add("delta", _encode({"msg": self._notice(), "replace": True}))
             else:
                 self._emit()
+            # Who follows is asked before done goes out: a follower leaves once it has it.
+            unheard = self.ask.notify and status == "complete" and not await self.relay.heard(self)
             written = await self._finish(status, error)
             self._done(written)
-            if written == "complete" and self.ask.notify:
+            if unheard and written == "complete":
                 self.relay.answered(self, "".join(self._msg))
         except BaseException:
             if self._guard is not None:
