@@ -6,7 +6,7 @@
 Starts a real ``huihua serve``, gives one user ``--messages`` messages (100 sessions,
 written as /add_chats turns of 100), then streams the export to a client that reads it as
 it comes, sampling the server's RSS every 10 ms: the peak growth over the RSS before the
-export is the figure API.md §5.5 bounds (never the whole user in memory; issue 12: under
+export is the figure docs/api.md §5.5 bounds (never the whole user in memory; issue 12: under
 50 MiB).
 """
 

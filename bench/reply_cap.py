@@ -5,7 +5,7 @@
 
 A session of 1,000 messages of 65,536 characters is 64 MiB of text (ASCII; 256 MiB of UTF-8
 with four-byte characters): read whole, one reply would be that big. With the 4 MiB cap
-(API.md §3) each page keeps what fits, read in batches. This starts a real ``huihua serve``,
+(docs/api.md §3) each page keeps what fits, read in batches. This starts a real ``huihua serve``,
 fills such a session, then sends four reads of its newest page at once, several times over,
 sampling the server's RSS every 10 ms, and prints the peak growth over the RSS before the
 reads (the issue's bound: 64 MiB) with the size of each reply.

@@ -1,4 +1,4 @@
-"""WeChat's content check and the "answer ready" message on replies (API.md §8.6-8.7), on
+"""WeChat's content check and the "answer ready" message on replies (docs/api.md §8.6-8.7), on
 every store, against the fake WeChat (fake_wechat.py) and the fake model (fake_model.py).
 
 The check: a risky question is ok 12 with nothing stored and no model asked; a review is

@@ -1,7 +1,7 @@
 /**
- * The types of huihua.js, the mini-program SDK of huihua (API.md of the project): copy
+ * The types of huihua.js, the mini-program SDK of huihua (docs/api.md in the project): copy
  * this file beside huihua.js and an editor (or `tsc`) knows every method, its fields and
- * its reply. Field names are the wire's, as API.md writes them (snake_case).
+ * its reply. Field names are the wire's, as docs/api.md writes them (snake_case).
  *
  * `user_id` is optional everywhere: with a user token (the SDK's login) the server takes
  * it from the token; against a server without login, `devUserId` fills it in.
@@ -18,7 +18,7 @@ export interface Envelope {
 
 /** The fields every call may carry. */
 export interface CallFields {
-  /** Made by the SDK when absent; the same one on every retry (API.md §4). */
+  /** Made by the SDK when absent; the same one on every retry (docs/api.md §4). */
   request_id?: string;
   /** The user (taken from the token when absent). */
   user_id?: string;
@@ -46,7 +46,7 @@ export interface ToolCall {
   arguments: string;
 }
 
-/** A message to write (API.md §5.1). */
+/** A message to write (docs/api.md §5.1). */
 export interface ChatIn {
   role: Role;
   msg: string;
@@ -249,7 +249,7 @@ export interface LoginReply extends Envelope {
   created: boolean;
 }
 
-// -- replies a model gives (API.md §8) ----------------------------------------------------
+// -- replies a model gives (docs/api.md §8) ----------------------------------------------------
 
 /** askAi's fields: a question (msg, parts), or regenerate: true. */
 export interface AskAiFields extends CallFields {
@@ -423,7 +423,7 @@ export interface Client {
 
 /** A call that did not succeed. */
 export declare class HuihuaError extends Error {
-  /** The reply's code (API.md §1), or null when no reply came. */
+  /** The reply's code (docs/api.md §1), or null when no reply came. */
   ok: number | null;
   failed: string;
   /** The HTTP status, 0 when no reply came. */

@@ -10,7 +10,7 @@
  *     const { session_id } = await huihua.addChat({ role: 'user', msg: '你好' });
  *
  * - A method per endpoint, named as the endpoint in camelCase (`/add_chat` → `addChat`),
- *   taking the wire fields of API.md as they are. It resolves to the reply on ok 0 and
+ *   taking the wire fields of docs/api.md as they are. It resolves to the reply on ok 0 and
  *   rejects with a `HuihuaError` (`ok`, `failed`, `statusCode`, `requestId`) otherwise.
  * - `login()` exchanges `wx.login`'s code at `/login` and keeps the user token and its
  *   expiry with `wx.setStorageSync`. A call made without a valid token logs in first, and
@@ -20,7 +20,7 @@
  *   `devUserId` makes every call act as that user (made with /add_user when it is new).
  * - Every call gets a `request_id` (its own, unless the fields carry one) and is sent again
  *   with the same one when the reply is lost (`wx.request` fails) or says ok 7 (after its
- *   `Retry-After`) or ok 8: the server writes it once however often it arrives (API.md §4).
+ *   `Retry-After`) or ok 8: the server writes it once however often it arrives (docs/api.md §4).
  *   A retried `deleteUser` that answers ok 2 (the first try did delete) resolves. With a
  *   user token the retry answers ok 3 instead (the token died with its user): the SDK logs
  *   in again, which makes a new empty user of the same WeChat user, and deletes that one
@@ -29,7 +29,7 @@
  *   follow the cursors: sessions pinned first, then most recently active first; messages
  *   newest first, scrolling back.
  * - `askAi(fields, { onStart, onDelta, onDone })` and `followReply` read a reply huihua
- *   asks a model for (API.md §8) as it is written, and resolve to the finished reply. The
+ *   asks a model for (docs/api.md §8) as it is written, and resolve to the finished reply. The
  *   stream comes over `wx.request` with `enableChunked`, decoded here (a chunk may end
  *   inside a character or an event; iOS has no TextDecoder). When the request fails (the
  *   app went to the background: "interrupted"; the 60 s timeout; a network change) the SDK
@@ -39,7 +39,7 @@
  *   `stream: false` and reads the growing reply with `querySessionInfo` once a second.
  */
 
-// Every POST endpoint of API.md: method name → path. Reads are retried as writes are.
+// Every POST endpoint of docs/api.md: method name → path. Reads are retried as writes are.
 const ENDPOINTS = {
   addUser: '/add_user',
   queryUserInfo: '/query_user_info',
@@ -80,7 +80,7 @@ const RENEW_BEFORE_MS = 60 * 1000; // a token this close to its expiry is renewe
 
 class HuihuaError extends Error {
   /**
-   * A call that did not succeed: `ok` is the reply's code (API.md §1), or null when no
+   * A call that did not succeed: `ok` is the reply's code (docs/api.md §1), or null when no
    * reply came (network down, every retry lost); `statusCode` is the HTTP status (0 when
    * no reply came); `requestId` the call's request_id, to find it in the server's log.
    */
@@ -324,7 +324,7 @@ function createClient(options) {
     }
   }
 
-  // -- replies a model gives (API.md §8) ------------------------------------------------
+  // -- replies a model gives (docs/api.md §8) ------------------------------------------------
 
   const waiting = new Set(); // the wake-ups of replies waiting to be read again
   let resumes = 0; // resume() calls so far: a try cut before the latest one goes at once

@@ -227,13 +227,28 @@ def freeze_heap() -> None:
 
 @main.command()
 @_database_option
-def migrate(**options: Any) -> None:
+@click.option(
+    "--create-database",
+    is_flag=True,
+    help="First make the PostgreSQL or MySQL/MariaDB database the URL names, if it is not "
+    "there (through the same server and credentials; MySQL's in utf8mb4). A SQLite file is "
+    "made in any case.",
+)
+def migrate(create_database: bool, **options: Any) -> None:
     """Create the schema, or upgrade it to this version's."""
     from huihua.store import StoreError
     from huihua.store import migrate as run_migrations
+    from huihua.store.admin import AdminError
+    from huihua.store.admin import create_database as make_database
 
     settings = _settings(**options)
     _configure_logging("warning")
+    if create_database:
+        try:
+            if make_database(settings):
+                click.echo("database created")
+        except (AdminError, ValueError) as error:
+            raise click.ClickException(str(error)) from None
     try:
         before, after = run_migrations(settings)
     except (StoreError, ValueError) as error:

@@ -1,6 +1,6 @@
 """The errors a request can end in, each with its ``ok`` code and HTTP status.
 
-API.md §1 fixes the table; codes never change meaning once shipped::
+docs/api.md §1 fixes the table; codes never change meaning once shipped::
 
     HuihuaError
      ├── InvalidRequest      ok 1  400
@@ -90,6 +90,6 @@ class NotApplicable(HuihuaError):
 
 
 class ContentRefused(HuihuaError):
-    """WeChat's content check judged the text risky (API.md §8.6): nothing was written."""
+    """WeChat's content check judged the text risky (docs/api.md §8.6): nothing was written."""
 
     ok, status = 12, 422

@@ -1,5 +1,5 @@
 'use strict';
-// Replies a model gives (API.md §8) read by the SDK: askAi, followReply, stopReply, resume,
+// Replies a model gives (docs/api.md §8) read by the SDK: askAi, followReply, stopReply, resume,
 // against real huihua servers asking the fake model of tests/fake_model.py (harness.js).
 // In every case the text the page shows (its handlers applied) equals the stored reply.
 

@@ -1,4 +1,4 @@
-"""Credentials: who is calling, and what they may do (API.md §6).
+"""Credentials: who is calling, and what they may do (docs/api.md §6).
 
 Auth is on as soon as a service key is set. Then every request carries
 ``Authorization: Bearer <credential>``, one of:
@@ -11,7 +11,7 @@ Auth is on as soon as a service key is set. Then every request carries
   user's row, checked on every request: deleting the user kills every token they had,
   for good, since a user made again gets a new nonce.
 
-:class:`Access` admits a request in the order of API.md §1 — the credential (ok 3), then
+:class:`Access` admits a request in the order of docs/api.md §1 — the credential (ok 3), then
 the rate limits (ok 7) — and hands the handler a :class:`Principal`, which answers ok 4
 once the fields are checked when the request is not for the caller to make. ``/login``
 (``Endpoint.public``) needs no credential: it is how a mini-program gets one.

@@ -10,13 +10,13 @@
         for chat in huihua.messages(user_id="o6_bmjrPTlm6", session_id=reply.session_id):
             print(chat.seq, chat.role, chat.msg)
 
-A method per endpoint of API.md, named as the endpoint, taking its fields as keyword
+A method per endpoint of docs/api.md, named as the endpoint, taking its fields as keyword
 arguments and returning its reply struct (huihua.wire.replies); failures raise the
 ``HuihuaError`` subclass of their ok code (huihua.errors), with ``ok``, ``failed``,
 ``status`` and ``request_id``; ``NoReply`` when no reply came after every retry. Calls are
 sent again with the same ``request_id`` on a lost reply, ok 7 and ok 8 (calls.py).
 
-A reply huihua asks a model for (API.md §8) comes as a stream of events, ``Start``,
+A reply huihua asks a model for (docs/api.md §8) comes as a stream of events, ``Start``,
 ``Delta``…, ``Done``, which resumes by itself where a broken connection left it (streams.py)::
 
     with huihua.ask_ai(user_id="o6_bmjrPTlm6", msg="写一首秋天的诗") as stream:

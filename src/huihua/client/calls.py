@@ -2,7 +2,7 @@
 
 A call is sent until it is answered for good. It keeps one ``request_id`` for all its
 tries (the caller's, or one made here), so the server writes it once however often it
-arrives (API.md §4). It is sent again, after a backoff, on a network error (the reply may
+arrives (docs/api.md §4). It is sent again, after a backoff, on a network error (the reply may
 be lost after the write: the retry gets the recorded reply), on ok 7 (after
 ``Retry-After``), on ok 8, and on a proxy's 502–504 that is not huihua's envelope. A
 retried ``delete_user`` that answers ok 2 is done: the first try deleted the user and,

@@ -1,4 +1,4 @@
-"""``Client`` and ``AsyncClient``: a method per endpoint of API.md, on httpx.
+"""``Client`` and ``AsyncClient``: a method per endpoint of docs/api.md, on httpx.
 
 Both take the base URL and a credential (the service key of the app's back end, or a user
 token from /login), and get their methods from the one table (endpoints.py): each takes

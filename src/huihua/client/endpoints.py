@@ -1,4 +1,4 @@
-"""The one table of the client: each endpoint of API.md as (method, path, fields, reply).
+"""The one table of the client: each endpoint of docs/api.md as (method, path, fields, reply).
 
 ``Client`` and ``AsyncClient`` get a method per row, named as the endpoint; an endpoint the
 contract adds is one line here. ``fields`` are the request's fields (besides

@@ -1,6 +1,6 @@
 """A reply huihua asks a model for, as the client reads it: typed events, resumed by itself.
 
-/ask_ai and /follow_reply answer ``text/event-stream`` (API.md §8.2, §8.3)::
+/ask_ai and /follow_reply answer ``text/event-stream`` (docs/api.md §8.2, §8.3)::
 
     id: 1
     event: start

@@ -3,7 +3,8 @@
 The format is store/dump.py's: every stored column, so an import restores a store exactly,
 and a file from any store goes into any other. On a terminal a progress bar runs on
 stderr; otherwise one summary line is written there when done. stdout carries only the
-dump (``export`` without ``--out``).
+dump (``export`` without ``--out``). ``export`` refuses a SQLite store that does not exist
+(it would make an empty one); ``import`` makes it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def export(user_id: str | None, out: Path | None, **options: Any) -> None:
     """Write every user (or one) with their sessions and messages as JSON Lines: every
     stored column, keys in a fixed order, lines ordered by user_id and session_id as UTF-8
     bytes, then seq. From one consistent snapshot, while a server writes. `huihua import`
-    reads it back, into any store."""
+    reads it back, into any store. On a terminal, stderr shows a progress bar."""
 
     from huihua.store.dump import count_messages, export_lines  # lazy: --help
 
@@ -103,7 +104,7 @@ def import_(file: str, **options: Any) -> None:
     decode = msgspec.json.Decoder().decode
     counts = Counts()
     with (
-        opened(settings) as store,
+        opened(settings, existing=False) as store,
         click.open_file(file, "rb") as source,
         _progress("importing", size) as step,
     ):

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from huihua.commands._common import database_option, load_settings, opened, run
+from huihua.commands._common import database_option, load_settings, opened, run, status
 from huihua.timestamps import rfc3339
 
 
@@ -15,13 +15,18 @@ from huihua.timestamps import rfc3339
 def stats(**options: Any) -> None:
     """Count users, sessions, messages and remembered request ids; say the store's size on
     disk and its oldest and newest activity (the least and the most recently active
-    session's last message)."""
+    session's last message). On a terminal, stderr shows what is being counted. A SQLite
+    store that does not exist is refused, not made."""
     from huihua.store.admin import AdminError, size_on_disk
     from huihua.store.queries.stats import totals
 
     settings = load_settings(**options)
-    with opened(settings) as store:
-        found = run(lambda: store.snapshot(totals))
+    with opened(settings) as store, status("stats", "opening the store") as line:
+
+        def counting(table: str) -> None:
+            line.show(f"counting {table}", now=True)
+
+        found = run(lambda: store.snapshot(lambda db: totals(db, counting)))
     try:
         size = size_on_disk(settings)
     except AdminError as error:

@@ -318,7 +318,7 @@ def create_app(
     async def metrics_text(request: Request) -> Response:
         started = time.perf_counter()
         request_id = new_id()
-        try:  # with auth on, for Prometheus with the service key only (API.md §6)
+        try:  # with auth on, for Prometheus with the service key only (docs/api.md §6)
             await context["ctx"].access.require_service(request.scope)
         except HuihuaError as error:
             response = _failure(request_id, error)

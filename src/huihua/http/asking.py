@@ -1,4 +1,4 @@
-"""The handlers of the replies asked of a model (API.md §8): /ask_ai, /follow_reply,
+"""The handlers of the replies asked of a model (docs/api.md §8): /ask_ai, /follow_reply,
 /stop_reply. Each answers an event stream (pipeline.EventStream), or the envelope when
 something is wrong before the stream begins; the table in endpoints.py serves them only
 with a model configured.

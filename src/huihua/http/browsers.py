@@ -1,4 +1,4 @@
-"""Browsers may not use a local or unprotected huihua behind its operator's back (API.md §6).
+"""Browsers may not use a local or unprotected huihua behind its operator's back (docs/api.md §6).
 
 A web page the operator happens to open can send requests to ``127.0.0.1:8000``: a
 ``text/plain`` POST needs no CORS preflight, so the request runs even if the page cannot read

@@ -45,7 +45,7 @@ async def query_user_info(ctx: Context, parsed: Parsed, who: Principal) -> Reply
 
 
 def _check_appender(who: Principal, inp: v.AddChatInput) -> None:
-    """A user token may add its user's own words only (API.md §6)."""
+    """A user token may add its user's own words only (docs/api.md §6)."""
     for chat in inp.chats:
         if chat.role != "user":
             who.check(inp.user_id, backend_only=NOT_USER_BY_BACKEND)
@@ -214,7 +214,7 @@ class Endpoint:
     strict: bool = True
     # Needs no credential even with auth on (/login: how a mini-program gets one).
     public: bool = False
-    # Served only with a model configured (API.md §8); ``events``: answers an event stream.
+    # Served only with a model configured (docs/api.md §8); ``events``: answers an event stream.
     model: bool = False
     events: bool = False
 

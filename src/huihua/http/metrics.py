@@ -10,7 +10,7 @@
   PostgreSQL's SQLSTATE, MySQL's error number);
 - ``huihua_replies_total{model, status}``, ``huihua_reply_tokens_total{model, kind}``
   (``prompt``, ``completion``) and ``huihua_reply_first_token_seconds{model}``: the replies
-  huihua asked a model for, as each ended (API.md §8), through prometheus-client's own
+  huihua asked a model for, as each ended (docs/api.md §8), through prometheus-client's own
   metrics (a reply is rare beside a request).
 
 Labels are route names (the endpoint's path, ``(unknown)`` for any other path), never a

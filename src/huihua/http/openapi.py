@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of the endpoints served, built from the msgspec structs.
 
 msgspec gives each struct's fields and types; the rules it cannot say (lengths, patterns,
-ranges, defaults: API.md §2 and §5.1) are put on them by openapi_rules.py.
+ranges, defaults: docs/api.md §2 and §5.1) are put on them by openapi_rules.py.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ WRITE_PATHS = frozenset(
 NOT_APPLICABLE_PATHS = frozenset(
     {"/update_chat", "/rate_chat", "/ask_ai", "/follow_reply", "/stop_reply"}
 )
-# The paths whose success is a reply's event stream (API.md §8.2).
+# The paths whose success is a reply's event stream (docs/api.md §8.2).
 EVENTS = (
     "The reply's events, as Server-Sent Events: `id` numbers them from 1; `start` (the "
     "envelope, session_id, seqs, created_at), `delta` ({msg?, reasoning?, replace?}: text to "
@@ -175,9 +175,10 @@ def build_openapi(
             "title": "huihua",
             "version": __version__,
             "description": "Chat history for AI chat apps. Every reply is the envelope "
-            "{request_id, ok, failed} (a reply's event stream begins with it); see API.md for "
-            "the ok codes. A wrong method on a path answers 405 (ok 10), an unknown path 404 "
-            "(ok 2).",
+            "{request_id, ok, failed} (a reply's event stream begins with it). A wrong method on "
+            "a path answers 405 (ok 10), an unknown path 404 (ok 2). The reference of every "
+            "route, with the table of ok codes, the order of errors, idempotency and the "
+            "replies' event stream, is docs/api.md in huihua's repository.",
         },
         "paths": paths,
         "components": {"schemas": components},

@@ -1,5 +1,5 @@
 """The rules of each request field that msgspec's schema cannot say (lengths, patterns,
-ranges, defaults: API.md §2 and §5.1), put on the schemas openapi.py builds.
+ranges, defaults: docs/api.md §2 and §5.1), put on the schemas openapi.py builds.
 
 They come from the constants the checks use (wire/rules.py, wire/checks.py), so that the
 document and the server cannot drift apart. They are not msgspec ``Meta`` constraints on the
@@ -55,12 +55,12 @@ NO_NUL = "^[^\\x00]*$"
 assert SESSION_ID_CHARS.pattern.endswith("]*")
 _SESSION_CLASS = SESSION_ID_CHARS.pattern[:-1]
 SESSION_ID_PATTERN = f"^{_SESSION_CLASS}{{1,{SESSION_ID_MAX}}}$"
-# API.md §2: printable ASCII without spaces (U+0021-U+007E).
+# docs/api.md §2: printable ASCII without spaces (U+0021-U+007E).
 REQUEST_ID_PATTERN = f"^[!-~]{{1,{REQUEST_ID_MAX}}}$"
 
 
 def json_value() -> dict[str, Any]:
-    """Any JSON value whose strings and keys hold no U+0000 (API.md §2)."""
+    """Any JSON value whose strings and keys hold no U+0000 (docs/api.md §2)."""
     ref = {"$ref": REF.format(name="JsonValue")}
     return {
         "description": "Any JSON value; no string or key in it may contain U+0000.",
@@ -93,7 +93,7 @@ def _field_rules(limits: Limits) -> dict[str, dict[str, Any]]:
             REQUEST_ID_MAX,
             REQUEST_ID_PATTERN,
             description="Printable ASCII without spaces; unique per write call: the key that "
-            "makes a retry safe (API.md §4).",
+            "makes a retry safe (docs/api.md §4).",
         ),
         "msg": _text(
             0,
@@ -211,7 +211,7 @@ _LIMITS = {
 
 
 def constrain(schema: dict[str, Any], limits: Limits) -> None:
-    """Put API.md §2's and §5.1's rules on a request's msgspec schema (or a message's, a
+    """Put docs/api.md §2's and §5.1's rules on a request's msgspec schema (or a message's, a
     part's, a tool call's), in place."""
     rules = _field_rules(limits)
     if schema["title"] in _LIMITS:
@@ -301,7 +301,7 @@ def constrain(schema: dict[str, Any], limits: Limits) -> None:
 
 
 def _ask_rules(rules: dict[str, dict[str, Any]], limits: Limits) -> None:
-    """/ask_ai's own fields (API.md §8.2)."""
+    """/ask_ai's own fields (docs/api.md §8.2)."""
     model: dict[str, Any] = {"type": "string", "description": "One of the configured models."}
     if limits.models:
         model |= {"enum": list(limits.models), "description": "The first is the default."}

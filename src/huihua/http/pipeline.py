@@ -54,7 +54,7 @@ class Streamed:
 
 
 class EventStream:
-    """A reply as Server-Sent Events (API.md §8.2): frames sent as they are made, until the
+    """A reply as Server-Sent Events (docs/api.md §8.2): frames sent as they are made, until the
     last, the client leaves, or the server stops (``stopping`` set)."""
 
     __slots__ = ("frames",)
@@ -129,7 +129,7 @@ class PostEndpoint:
             body = await read_body(scope, receive, ctx.settings.max_body_bytes)
             parsed = parse_body(body, self.request_type)
             request_id = parsed.request_id
-            # credential (ok 3), then rate limits (ok 7): before any field error (API.md §1)
+            # credential (ok 3), then rate limits (ok 7): before any field error (docs/api.md §1)
             principal, parsed = await ctx.access.admit(scope, parsed, self.spec)
             who = principal.log_name
             reply = await self.handler(ctx, parsed, principal)

@@ -15,7 +15,7 @@
         ...
     )
 
-How each LangChain message maps to API.md §5.1 is in huihua.langchain.convert.
+How each LangChain message maps to docs/api.md §5.1 is in huihua.langchain.convert.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""LangChain messages to the messages of API.md §5.1, and back, exactly.
+"""LangChain messages to the messages of docs/api.md §5.1, and back, exactly.
 
 - ``SystemMessage`` ↔ ``system``; ``HumanMessage`` ↔ ``user``; ``AIMessage`` ↔ ``ai``, its
   ``tool_calls`` as §5.1's ``{id, name, arguments}`` (the args JSON-encoded) and

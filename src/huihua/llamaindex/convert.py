@@ -1,4 +1,4 @@
-"""LlamaIndex chat messages to the messages of API.md §5.1, and back.
+"""LlamaIndex chat messages to the messages of docs/api.md §5.1, and back.
 
 - Roles: ``system`` ↔ ``system``, ``user`` ↔ ``user``, ``assistant`` ↔ ``ai``, ``tool`` ↔
   ``tool`` (``additional_kwargs["tool_call_id"]`` and ``["name"]`` as §5.1's fields);

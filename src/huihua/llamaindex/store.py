@@ -32,7 +32,7 @@ class HuihuaChatStore(BaseChatStore):
     What cannot, and why:
 
     - ``get_keys`` lists one user's sessions, not every key of the store: every huihua
-      request names one user (API.md §7), so a store is bound to ``user_id``; make one per
+      request names one user (docs/api.md §7), so a store is bound to ``user_id``; make one per
       user.
     - ``set_messages`` (replace a key's messages) is not one transaction: huihua has no
       call that replaces a session's messages, so it deletes the session, then appends the

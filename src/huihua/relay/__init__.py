@@ -1,2 +1,2 @@
-"""Replies huihua asks a model for (API.md §8): the model client, the context, the generation
+"""Replies huihua asks a model for (docs/api.md §8): the model client, the context, the generation
 task, events."""

@@ -1,4 +1,4 @@
-"""What a question is sent with (API.md §8.1): the system prompt, the session's ``system``
+"""What a question is sent with (docs/api.md §8.1): the system prompt, the session's ``system``
 messages, its newest finished messages that fit the context budget, then the question.
 
 Tokens are estimated from the text, with no tokenizer: a character outside ASCII (a Chinese

@@ -1,5 +1,5 @@
 """A follower's frames: a reply's events after the one it has, then the live ones, to ``done``
-(API.md §8.3), from wherever they are kept:
+(docs/api.md §8.3), from wherever they are kept:
 
 1. this host's :class:`~huihua.relay.events.LocalLog` (it generates the reply, or did a few
    minutes ago);

@@ -1,4 +1,4 @@
-"""A reply's content check as it grows (API.md §8.6): pieces of at most 2,500 characters
+"""A reply's content check as it grows (docs/api.md §8.6): pieces of at most 2,500 characters
 of its text and of its reasoning, each sent to WeChat as it fills, the rest at the end.
 
 The generating task tells the guard how much each chunk added (a sum, nothing more); only

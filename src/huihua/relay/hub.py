@@ -7,10 +7,10 @@ hosts' replies, and the process's end.
 - With Redis (``shared``), stops and deletions are announced to every host, and each
   host's listener stops its own task of the reply.
 - :meth:`sweep_forever` sets ``failed`` the replies whose lease ran out (their host died,
-  API.md §8.4): at start and every :data:`SWEEP_EVERY_S`.
-- With the subscription message configured (API.md §8.7), followers are counted by reply
-  (here, and in Redis for the other hosts'): a reply asked with ``notify`` that ends while
-  none follows it has the message sent, once, in the background.
+  docs/api.md §8.4): at start and every :data:`SWEEP_EVERY_S`.
+- With the subscription message configured (docs/api.md §8.7), followers are counted by
+  reply (here, and in Redis for the other hosts'): a reply asked with ``notify`` that ends
+  while none follows it has the message sent, once, in the background.
 - :meth:`drain` (the server stops): new asks are refused, and the replies in flight get
   until a deadline to finish; then they are failed (their text kept), and :meth:`close`
   waits for their last writes.

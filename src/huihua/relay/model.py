@@ -1,4 +1,4 @@
-"""The model client: one streamed chat completion from an OpenAI-compatible API (API.md §8.1, §8.4).
+"""The model client: a streamed chat completion of an OpenAI-compatible API (docs/api.md §8.1).
 
 huihua relays thousands of replies at once, and each of their chunks must cost a few µs of
 its CPU, so this is aiohttp's client (its HTTP parser is C) and a small Server-Sent Events

@@ -1,5 +1,5 @@
 """The generation task: one per reply, from the model's first byte to the reply's ``done``,
-whether or not anyone listens (API.md §8.4).
+whether or not anyone listens (docs/api.md §8.4).
 
 It reads the model's stream (model.py) in a task of its own and, beside it:
 - makes ``delta`` events of what came: the first chunk at once, then at most one event per
@@ -16,7 +16,7 @@ It reads the model's stream (model.py) in a task of its own and, beside it:
   piece stops the model, and the reply ends ``blocked``, its text replaced by the notice
   (a ``delta`` with ``replace``, then ``done``); off, nothing of it runs per chunk;
 - with ``notify`` asked and nobody following it at its end, has the subscription message
-  sent (API.md §8.7).
+  sent (docs/api.md §8.7).
 
 A stop (``/stop_reply``), a deletion, or the server stopping cancels the model's task; the
 HTTP response to the model closes with it (the model stops billing).

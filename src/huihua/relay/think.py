@@ -1,4 +1,5 @@
-"""The reasoning a model writes into its content as a leading ``<think>…</think>`` (API.md §8.1).
+"""The reasoning a model writes into its content as a leading ``<think>…</think>``
+(docs/api.md §8.1).
 
 Some models (DeepSeek-R1 served by vLLM or Ollama without a reasoning parser, QwQ, Qwen3)
 stream their reasoning as content wrapped in ``<think>`` tags. Where a setting says the model

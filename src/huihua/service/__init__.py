@@ -1,7 +1,7 @@
 """The use cases: what each endpoint does to the store, one unit of work each.
 
 A write is a function of a :class:`~huihua.store.sql.Db` (a connection in a transaction),
-wrapped in an :class:`~huihua.service.idempotency.Idempotency` so that its record (API.md
+wrapped in an :class:`~huihua.service.idempotency.Idempotency` so that its record (docs/api.md
 §4) is read and written in the write's own transaction, and run by the store's transaction
 runner, which commits. Nothing here commits, and nothing here knows HTTP: the service
 imports the store and the wire contract, never ``huihua.http`` or ``huihua.access``.
@@ -16,7 +16,7 @@ imports the store and the wire contract, never ``huihua.http`` or ``huihua.acces
 - ``export``: a user's data, whole, streamed from one snapshot;
 - ``login``: a wx.login code exchanged once for its user;
 - ``replies``: ask the model (the question and the reply's placeholder, then the relay's
-  task), follow a reply, stop one (API.md §8).
+  task), follow a reply, stop one (docs/api.md §8).
 """
 
 from huihua.service.chats import (

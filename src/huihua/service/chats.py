@@ -1,6 +1,6 @@
 """The chat use cases: append a message or a turn, list sessions, delete sessions.
 
-A session's title (API.md §3) is the one given when the call creates it, else the first
+A session's title (docs/api.md §3) is the one given when the call creates it, else the first
 ``user`` message that is not blank gives it (:func:`auto_title`); once set it stays.
 """
 

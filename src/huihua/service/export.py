@@ -1,4 +1,4 @@
-"""A user's data, whole (API.md §5.5): ``/export_user_data`` as one JSON document, streamed.
+"""A user's data, whole (docs/api.md §5.5): ``/export_user_data`` as one JSON document, streamed.
 
 The user as ``/query_user_info`` gives it, then every session as ``/query_session_names``
 lists it (the pinned ones first, most recently pinned first, then the others, most recently

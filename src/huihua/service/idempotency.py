@@ -1,4 +1,4 @@
-"""Idempotency as one explicit piece: a write happens at most once per request id (API.md §4).
+"""Idempotency as one explicit piece: a write happens at most once per request id (docs/api.md §4).
 
 A write's record — the reply it gave and a fingerprint of the request — is read and written
 in the write's own transaction, so the two commit together or not at all. The runner may
@@ -19,7 +19,7 @@ run a unit of work more than once (a failed attempt is rolled back whole); one
 stored, and the record of the id is looked up first; a retry finds no user (ok 2), and a
 request id used by a different request of the user is still ok 5.
 
-A not-found answers before a conflict (API.md §1): on a conflict the work is run first, so
+A not-found answers before a conflict (docs/api.md §1): on a conflict the work is run first, so
 that its own error wins; its changes are rolled back with the conflict.
 """
 

@@ -1,4 +1,4 @@
-"""Changing a stored message: /update_chat and /delete_chat (API.md §5.2).
+"""Changing a stored message: /update_chat and /delete_chat (docs/api.md §5.2).
 
 Both lock the session's row before the message's, as an append does, so two writes of one
 session queue in the same order everywhere (no deadlock between them). A session's
@@ -63,7 +63,7 @@ async def update_chat(store: Store, call: WriteCall, req: Any, meta: bytes | Non
         if row.role != "ai":
             raise NotApplicable(NOT_AI.format(role=row.role))
         lease = q.reply_lease(db, req.user_id, req.session_id, req.seq)
-        if lease is not None and lease.lease_until >= now:  # its task owns it (API.md §8.4)
+        if lease is not None and lease.lease_until >= now:  # its task owns it (docs/api.md §8.4)
             raise NotApplicable(GENERATING)
         result = {name: given.get(name, getattr(row, name)) for name in q.CHANGEABLE}
         old = row.status or "complete"

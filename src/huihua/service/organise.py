@@ -1,4 +1,4 @@
-"""Keeping a user's list in order, and feedback on answers (API.md §5.4): renaming a
+"""Keeping a user's list in order, and feedback on answers (docs/api.md §5.4): renaming a
 session, pinning one, rating an ``ai`` message.
 
 None of these touches the session's ``updated_at`` (its place by activity): a pinned

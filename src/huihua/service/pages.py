@@ -1,6 +1,6 @@
 """Reading a session: a page of its messages, backwards or forwards, within the reply cap.
 
-API.md §3 and §5.3: the newest ``limit`` messages below ``before_seq`` (or the oldest above
+docs/api.md §3 and §5.3: the newest ``limit`` messages below ``before_seq`` (or the oldest above
 ``after_seq``), oldest first in the reply, cut so that the reply stays within
 ``max_reply_bytes``. The rows are read in batches, each message sized as it is added, so a
 session of 1,000 messages of 64 K characters never becomes a reply (or a list of rows) of
@@ -15,7 +15,7 @@ first batch is small where reads run side by side (see FIRST_BATCH); the next on
 many rows as the cap may still take, by the mean size of those read.
 
 A ``streaming`` reply whose last change is older than ``streaming_timeout`` reads as
-``failed`` (API.md §5.1): its back end died mid-reply.
+``failed`` (docs/api.md §5.1): its back end died mid-reply.
 """
 
 from __future__ import annotations

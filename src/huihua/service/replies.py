@@ -1,4 +1,4 @@
-"""Replies huihua asks a model for (API.md §8): ask, follow, stop.
+"""Replies huihua asks a model for (docs/api.md §8): ask, follow, stop.
 
 ``ask_ai`` writes, in one transaction with its idempotency record, the question (not for
 ``regenerate``, which deletes the session's last reply instead), the reply's placeholder
@@ -144,7 +144,7 @@ async def ask_ai(store: Store, replies: Replies, call: WriteCall, inp: AskInput)
                     "renews at midnight",
                     _seconds_to_midnight(replies),
                 )
-        if refusal is not None:  # the content check's verdict, the last rule (API.md §1)
+        if refusal is not None:  # the content check's verdict, the last rule (docs/api.md §1)
             if not q.user_exists(db, user_id):
                 raise NotFound(USER_NOT_FOUND)
             raise refusal
@@ -245,7 +245,7 @@ async def check_reply(store: Store, key: tuple[str, str, int], done: str) -> Any
 async def follow_reply(
     store: Store, replies: Replies, request_id: str, key: tuple[str, str, int], after: int
 ) -> AsyncIterator[bytes]:
-    """Return the reply's events after ``after`` (API.md §8.3); ok 2 or 11 first."""
+    """Return the reply's events after ``after`` (docs/api.md §8.3); ok 2 or 11 first."""
     await check_reply(store, key, "followed")
     return follow(
         replies.relay,

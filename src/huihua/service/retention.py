@@ -1,4 +1,4 @@
-"""Retention (API.md §7): what the store keeps is bounded, in batches that never stall writes.
+"""Retention (docs/api.md §7): what the store keeps is bounded, in batches that never stall writes.
 
 - Idempotency records older than their window (``idempotency_hours``, 24 by default) are
   deleted: a retry after that is a new write.

@@ -1,4 +1,4 @@
-"""WeChat's content check of a question, before /ask_ai writes anything (API.md §8.6).
+"""WeChat's content check of a question, before /ask_ai writes anything (docs/api.md §8.6).
 
 The verdict is had before the ask's transaction (WeChat is not asked with a transaction
 open) and acted on inside it, after every other rule (the contract's order puts ok 12

@@ -1,4 +1,4 @@
-"""Finding a message by its words: /search_chats (API.md §5.3).
+"""Finding a message by its words: /search_chats (docs/api.md §5.3).
 
 A substring match, so that a one- or two-character Chinese query finds its messages:
 letters A–Z match either case, every other character (``%``, ``_`` and ``\\`` included)

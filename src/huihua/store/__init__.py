@@ -211,7 +211,10 @@ def _newer_schema(revision: str) -> str:
 def _cannot_open(embedded: bool, settings: Settings, error: sa_exc.DBAPIError) -> str:
     if embedded:
         return f"cannot open the SQLite store {settings.database_url}: {_reason(error)}"
-    return f"cannot reach the store: {_reason(error)}"
+    reason = _reason(error)
+    if "does not exist" in reason or "Unknown database" in reason:
+        reason += " (`huihua migrate --create-database` makes it)"
+    return f"cannot reach the store: {reason}"
 
 
 def _reason(error: sa_exc.DBAPIError) -> str:

@@ -8,7 +8,7 @@
   sees the rows that made it fail). Serving connections are in autocommit mode: the
   runner (runner/) opens the transactions.
 
-The durability check (API.md §7) also lives here: what each store calls durable. What one
+The durability check (docs/api.md §7) also lives here: what each store calls durable. What one
 statement can do on each dialect is dialect.py's.
 """
 
@@ -54,8 +54,8 @@ def store_kind(database_url: str) -> StoreKind:
     if backend in ("mysql", "mariadb"):
         if importlib.util.find_spec("MySQLdb") is None:
             raise ValueError(
-                "database_url: MySQL/MariaDB needs the mysql extra: pip install 'huihua[mysql]' "
-                "(it builds against libmariadb-dev)"
+                "database_url: MySQL/MariaDB needs the mysql extra: in huihua's checkout, "
+                "pip install -c requirements.lock '.[mysql]' (it builds against libmariadb-dev)"
             )
         query = dict(url.query)
         query.setdefault("charset", "utf8mb4")

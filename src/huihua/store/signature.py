@@ -1,6 +1,6 @@
 """A message's search signature: a Bloom filter of its characters and character pairs.
 
-``/search_chats`` (API.md §5.3) is a substring match, and the cost of one must follow the
+``/search_chats`` (docs/api.md §5.3) is a substring match, and the cost of one must follow the
 user's history, never the store's size. A search walks the user's messages newest first by
 the index ``(user_id, created_at, session_id, seq, search_0 … search_15)`` and stops at its
 page; the signature, held in that index, lets the walk skip the messages that cannot

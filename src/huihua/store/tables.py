@@ -10,7 +10,7 @@
   pinned (``/pin_session``), NULL when it is not: the list shows pinned sessions first,
   most recently pinned first, each phase walking an index of its own.
 - ``chat_messages``: the messages, numbered 1, 2, 3… per session (``seq``); ``meta`` is the
-  client's JSON object, kept as text and sent back as it is. The fields of API.md §5.1
+  client's JSON object, kept as text and sent back as it is. The fields of docs/api.md §5.1
   (``parts`` and ``tool_calls`` as JSON text, ``reasoning``, ``tool_call_id``, ``name``,
   ``status``) are NULL when not set (``status`` NULL is ``complete``); ``updated_at`` is
   NULL until ``/update_chat`` changes the message; ``rating`` (``like`` or ``dislike``) and
@@ -23,7 +23,7 @@
   (digest.py), so that a search no message can match is answered without the walk; each
   session's ``digested_seq`` says what of it the digest holds, ``search_edits`` counts the
   changes of its messages' text.
-- ``ai_replies``: the replies huihua is asking a model for (API.md §8), a row each while
+- ``ai_replies``: the replies huihua is asking a model for (docs/api.md §8), a row each while
   it generates: whose task holds it (``host``) until when (``lease_until``, moved at every
   flush, at least once a second), how many events it has made (``events``, as of the last
   flush), the ask's ``request_id`` and whether to send the "answer ready" notice
@@ -33,7 +33,7 @@
 - ``ai_usage``: a user's model tokens per day (in the quota's time zone) and model, added
   when a reply ends: the daily quota's count and the usage figures.
 - ``idempotency_records``: the reply to each write that carried a ``request_id``, with a
-  fingerprint of its request, written in the same transaction as the write (API.md §4).
+  fingerprint of its request, written in the same transaction as the write (docs/api.md §4).
 - ``users.token_nonce``: a random value every user token carries and every request checks;
   it is made anew whenever the row is created, so deleting a user kills their tokens for
   good, even when the same openid logs in again later.
@@ -238,7 +238,7 @@ idempotency_records = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("response", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
-    # The retention sweep deletes the oldest first (a maintenance sweep: API.md §7).
+    # The retention sweep deletes the oldest first (a maintenance sweep: docs/api.md §7).
     Index(None, "created_at"),
     **MYSQL_TABLE_OPTIONS,
 )

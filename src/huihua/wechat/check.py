@@ -1,4 +1,4 @@
-"""WeChat's content check, ``msgSecCheck`` version 2 (API.md §8.6), and whose openid a
+"""WeChat's content check, ``msgSecCheck`` version 2 (docs/api.md §8.6), and whose openid a
 text is checked under.
 
 Every outcome is a :class:`Verdict`: ``pass``, ``review``, ``risky`` (WeChat's

@@ -1,4 +1,4 @@
-"""The "your answer is ready" subscription message (API.md §8.7):
+"""The "your answer is ready" subscription message (docs/api.md §8.7):
 ``subscribeMessage.send`` once, for a reply that finished while nobody followed it.
 
 The template's keys and what fills each come from ``wechat_notify_data``; each value is cut

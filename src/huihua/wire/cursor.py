@@ -1,6 +1,6 @@
 """The session list's cursor: an opaque token for a keyset position in the list.
 
-The list has two phases (API.md §5.4): the pinned sessions, by ``(pinned_at, session_id)``,
+The list has two phases (docs/api.md §5.4): the pinned sessions, by ``(pinned_at, session_id)``,
 then the others, by ``(updated_at, session_id)``. A position in the second phase is
 ``<updated_at>.<session_id>``, as it was before sessions could be pinned (so cursors given
 then stay valid); one in the first is ``p<pinned_at>.<session_id>``. Both are sent base64url

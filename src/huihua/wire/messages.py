@@ -1,4 +1,4 @@
-"""The rules of a message (API.md §5.1), for /add_chat, /add_chats and /update_chat.
+"""The rules of a message (docs/api.md §5.1), for /add_chat, /add_chats and /update_chat.
 
 A message is checked in two steps. :func:`check_fields` checks each field by itself
 (lengths, characters, schemes, counts), whatever the message's role; :func:`shape_problem`

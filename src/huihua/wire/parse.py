@@ -1,4 +1,4 @@
-"""Turning a request body into a checked request, with the error API.md §1 says comes first.
+"""Turning a request body into a checked request, with the error docs/api.md §1 says comes first.
 
 Decoding happens in two steps so the order of §1 holds: :func:`parse_body` answers for a
 body that is not JSON, not an object or nested deeper than 32 (ok 1), and finds the
@@ -223,7 +223,7 @@ def _field_name(key: bytes | None, request_type: type | None) -> str:
 
 def valid_request_id(rid: str) -> bool:
     """Return whether ``rid`` may be echoed and logged as a request id."""
-    # 1-128 characters of printable ASCII without spaces (API.md §2): nothing a log line
+    # 1-128 characters of printable ASCII without spaces (docs/api.md §2): nothing a log line
     # could be forged with.
     return 0 < len(rid) <= REQUEST_ID_MAX and rid.isascii() and rid.isprintable() and " " not in rid
 

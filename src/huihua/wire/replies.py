@@ -1,4 +1,4 @@
-"""The replies of ../shared/API.md: the envelope, and one msgspec struct per reply.
+"""The replies of docs/api.md: the envelope, and one msgspec struct per reply.
 
 Every reply extends :class:`Envelope`, so ``request_id``, ``ok`` and ``failed`` come first
 in every body; a failure is the envelope alone (:func:`error_body`).
@@ -112,7 +112,7 @@ class SessionNamesReply(Envelope):
 
 
 class ChatOut(msgspec.Struct, omit_defaults=True):
-    """A message as read: the seed's fields always, the others of API.md §5.1 only when
+    """A message as read: the seed's fields always, the others of docs/api.md §5.1 only when
     they are not at their default (``parts`` and ``tool_calls`` as the JSON stored)."""
 
     role: str
@@ -198,7 +198,7 @@ class LoginReply(Envelope):
 
 
 class AskAiReply(Envelope):
-    """What an ask wrote: the data of its stream's ``start`` event (API.md §8.2)."""
+    """What an ask wrote: the data of its stream's ``start`` event (docs/api.md §8.2)."""
 
     session_id: str = ""
     seqs: list[int] = msgspec.field(default_factory=list)

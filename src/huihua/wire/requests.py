@@ -1,6 +1,6 @@
-"""The requests of ../shared/API.md: one msgspec struct per endpoint's body.
+"""The requests of docs/api.md: one msgspec struct per endpoint's body.
 
-They refuse unknown fields (API.md §2), except ``add_user``, whose further profile fields
+They refuse unknown fields (docs/api.md §2), except ``add_user``, whose further profile fields
 are kept (it is decoded as a plain object; its struct is the schema only). The rules msgspec
 cannot say (lengths, characters, ranges) are in rules.py and checks.py.
 """
@@ -41,7 +41,7 @@ Status = Literal["complete", "streaming", "failed", "cancelled"]
 
 
 class Part(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
-    """An attachment, by reference (API.md §5.1): an ``https:`` URL or a ``cloud://`` id."""
+    """An attachment, by reference (docs/api.md §5.1): an ``https:`` URL or a ``cloud://`` id."""
 
     type: Literal["image", "audio", "video", "file"]
     url: str
@@ -62,7 +62,7 @@ class ToolCall(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class ChatIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """One message of /add_chats: the message fields of /add_chat (API.md §5.1)."""
+    """One message of /add_chats: the message fields of /add_chat (docs/api.md §5.1)."""
 
     role: Role
     msg: str
@@ -189,7 +189,7 @@ class LoginRequest(Request):
 
 
 class AskAiRequest(Request):
-    """A question for the model (API.md §8.2): ``msg`` and ``parts`` as a ``user`` message
+    """A question for the model (docs/api.md §8.2): ``msg`` and ``parts`` as a ``user`` message
     of /add_chat, or ``regenerate`` (the session's last reply answered again)."""
 
     user_id: str
@@ -205,7 +205,7 @@ class AskAiRequest(Request):
 
 
 class FollowReplyRequest(Request):
-    """A reply's events after the event ``after`` (API.md §8.3)."""
+    """A reply's events after the event ``after`` (docs/api.md §8.3)."""
 
     user_id: str
     session_id: str

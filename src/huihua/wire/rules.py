@@ -1,4 +1,4 @@
-"""The rules of the contract's fields (API.md §2) that msgspec's types cannot say.
+"""The rules of the contract's fields (docs/api.md §2) that msgspec's types cannot say.
 
 :class:`Checker` collects the first ok-1 problem (missing, wrong type, out of range,
 forbidden character) and the first ok-6 problem (a string or object over its limit) of a
@@ -32,7 +32,7 @@ PARTS_MAX, PART_URL_MAX, PART_MIME_MAX, PART_NAME_MAX = 16, 2_048, 128, 256
 PART_NUMBER_MAX = 2**53 - 1  # sizes and durations: what a JSON client holds exactly
 TOOL_CALLS_MAX, TOOL_ID_MAX, TOOL_NAME_MAX = 32, 128, 128
 PART_SCHEMES = ("https:", "cloud://")  # references only: huihua never keeps file bytes
-# The values of the contract's enumerations (API.md §5.1), by field name.
+# The values of the contract's enumerations (docs/api.md §5.1), by field name.
 ROLES = ("user", "ai", "system", "tool")
 STATUSES = ("complete", "streaming", "failed", "cancelled")
 # What a stored message may have besides: "blocked" is written by huihua only (§8.6).

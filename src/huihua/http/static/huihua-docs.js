@@ -1,7 +1,7 @@
 // The /docs page: Swagger UI (from the installed swagger-ui-bundle-v2 package, served by
 // huihua itself) rendering /openapi.json. With auth on, the page first asks for the service
 // key, then sends it as a bearer credential with every request it makes, the description's
-// included (API.md §6). The key stays in this page's memory: it is never stored.
+// included (docs/api.md §6). The key stays in this page's memory: it is never stored.
 (function () {
   "use strict";
   var body = document.body;

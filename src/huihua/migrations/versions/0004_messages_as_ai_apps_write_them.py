@@ -1,4 +1,4 @@
-"""Messages as AI apps write them (API.md §5.1): their new fields, and a session's last seq.
+"""Messages as AI apps write them (docs/api.md §5.1): their new fields, and a session's last seq.
 
 ``chat_sessions.last_seq`` is the highest seq ever given (until now ``chat_count`` was
 both); the sessions stored before take it from ``chat_count``, which equalled it while no

@@ -1,4 +1,4 @@
-"""Feedback on an answer (API.md §5.4, /rate_chat): a message's rating and comment.
+"""Feedback on an answer (docs/api.md §5.4, /rate_chat): a message's rating and comment.
 
 Revision ID: 0006
 Revises: 0005

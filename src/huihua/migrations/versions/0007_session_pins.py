@@ -1,4 +1,4 @@
-"""Pinned sessions (API.md §5.4, /pin_session): when a session was pinned, and the indexes
+"""Pinned sessions (docs/api.md §5.4, /pin_session): when a session was pinned, and the indexes
 that list pinned sessions first.
 
 ``chat_sessions.pinned_at`` is NULL for a session that is not pinned. The pinned phase of

@@ -1,4 +1,4 @@
-"""Search (API.md §5.3, /search_chats): each message's search signature, and the index a
+"""Search (docs/api.md §5.3, /search_chats): each message's search signature, and the index a
 search walks, ``(user_id, created_at, session_id, seq, search_0 … search_15)``.
 
 The columns are NULL here; 0009 makes the signatures of the messages stored before.

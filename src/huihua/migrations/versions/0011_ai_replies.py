@@ -1,4 +1,4 @@
-"""Replies huihua asks a model for (API.md §8): ``ai_replies``, a row per reply while its
+"""Replies huihua asks a model for (docs/api.md §8): ``ai_replies``, a row per reply while its
 task generates it (the lease a dead host's replies are found by), and ``ai_usage``, a
 user's tokens per day and model (the daily quota, the usage figures).
 

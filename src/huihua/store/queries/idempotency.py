@@ -1,4 +1,4 @@
-"""Idempotency records: the reply recorded for a write's request id (API.md §4)."""
+"""Idempotency records: the reply recorded for a write's request id (docs/api.md §4)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ _s = chat_sessions.c
 _m = chat_messages.c
 
 # A message with only the seed's fields is stored by the statement of before the fields of
-# API.md §5.1 (fewer parameters to bind on the hot path); others by insert_messages.
+# docs/api.md §5.1 (fewer parameters to bind on the hot path); others by insert_messages.
 # Each with its search signature (signature.py), computed from role and msg.
 _SEED_FIELDS = ("user_id", "session_id", "seq", "role", "msg", "meta", "created_at")
 _INSERT_SEED_MESSAGE = Statement(

@@ -1,4 +1,4 @@
-"""Replies huihua generates (API.md §8): their leases, the context a question is sent
+"""Replies huihua generates (docs/api.md §8): their leases, the context a question is sent
 with, the usage a reply adds to its user's day.
 
 A reply's row in ``ai_replies`` lives while its task generates it: the ask writes it with

@@ -1,4 +1,4 @@
-"""Retention (API.md §7): expired idempotency records and idle sessions, in small batches.
+"""Retention (docs/api.md §7): expired idempotency records and idle sessions, in small batches.
 
 These are the maintenance sweeps that span users. Each function is one batch, meant to be
 its own short transaction: a batch deletes at most about ``batch`` rows, so that the

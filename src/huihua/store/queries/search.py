@@ -1,4 +1,4 @@
-"""Search: the user's messages that contain a query, newest first (API.md §5.3).
+"""Search: the user's messages that contain a query, newest first (docs/api.md §5.3).
 
 One statement walks the index ``(user_id, created_at, session_id, seq, search_0 …)``
 backwards from a keyset position, keeps the entries whose signature has every bit the

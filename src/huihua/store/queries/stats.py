@@ -3,6 +3,7 @@ oldest and newest activity (whole-store scans: an operator's command, not a requ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from sqlalchemy import func, select
@@ -31,9 +32,16 @@ class Totals(NamedTuple):
     newest_activity: int | None
 
 
-def totals(db: Db) -> Totals:
-    """Return the store's counts and the span of its sessions' activity."""
-    counts = {name: int(db.scalar(statement)) for name, statement in _COUNT.items()}
+def totals(db: Db, counting: Callable[[str], None] | None = None) -> Totals:
+    """Return the store's counts and the span of its sessions' activity. ``counting`` is
+    told the table each count is about to scan (they take a while on a large store)."""
+    counts = {}
+    for name, statement in _COUNT.items():
+        if counting is not None:
+            counting(name)
+        counts[name] = int(db.scalar(statement))
+    if counting is not None:
+        counting("the sessions' activity")
     oldest, newest = db.row(_ACTIVITY)
     return Totals(
         users=counts["users"],
