@@ -232,6 +232,11 @@ def test_the_token_is_shared_through_redis_and_renewed_once_on_40001(
     ask(b, user_b)  # 40001: the new token is in Redis already
     assert wechat.token_calls == calls + 2
     assert wechat.bad_tokens == bad + 2 and wechat.force_refreshes == 0
+    # Kept until two minutes before it expires: renewed inside WeChat's last five minutes,
+    # when old and new both work.
+    stored = redis.Redis.from_url(REDIS_URL)
+    assert stored.get(f"huihua:wechat:token:{APPID}").decode() == wechat.token
+    assert 7_000_000 < stored.pttl(f"huihua:wechat:token:{APPID}") <= 7_080_000
 
 
 def test_the_token_is_cached_without_redis(

@@ -34,7 +34,11 @@ class AccessToken:
         self, fetch: Callable[[], Awaitable[tuple[str, int]]], redis_url: str, appid: str
     ) -> None:
         self._fetch = fetch
-        self._redis = aioredis.Redis.from_url(redis_url, socket_timeout=2) if redis_url else None
+        self._redis = (
+            aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+            if redis_url
+            else None
+        )
         self._key = f"huihua:wechat:token:{appid}"
         self._token: str | None = None
         self._until = 0.0  # monotonic time after which it is fetched again
