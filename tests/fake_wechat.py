@@ -1,4 +1,17 @@
-"""A fake WeChat ``jscode2session`` on loopback: a real HTTP server, answering by the code.
+"""A fake WeChat on loopback: a real HTTP server, answering in WeChat's exact shapes.
+
+``jscode2session`` (login) answers by the code, below. The token-bearing APIs of replies
+(API.md §8.6-8.7, ../shared/notes/wechat.md):
+
+- ``POST /cgi-bin/stable_token``: the app's current token (``token_calls`` counts them,
+  ``force_refreshes`` the calls that asked for one); ``expire_token()`` makes the next
+  one, and every call with the old answers 40001 as WeChat does;
+- ``POST /wxa/msg_sec_check`` (version 2): by the text, ``RISKY`` → ``risky`` (label
+  20001), ``REVIEW`` → ``review`` (label 20012), else ``pass``; an openid starting
+  ``gone`` → 61010; ``check_down`` set: every check answers that way (``"status500"``,
+  ``"busy"`` errcode -1, ``"slow"`` past any timeout); ``checks`` holds the bodies;
+- ``POST /cgi-bin/message/subscribe/send``: ``sent`` holds the bodies; ``send_errcode``
+  set (43101), each is refused with it.
 
 Like the real one it accepts each code once (a second use answers errcode 40163) and
 checks the app id and secret. What a code makes it answer (anything after a ``~`` only
@@ -19,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -45,12 +59,16 @@ class FakeWeChat:
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.calls: list[str] = []
+        self.reset_api()
         self._used: set[str] = set()
         self._lock = threading.Lock()
         app = Starlette(
             routes=[
                 Route("/sns/jscode2session", self._jscode2session),
                 Route("/elsewhere", self._elsewhere),
+                Route("/cgi-bin/stable_token", self._stable_token, methods=["POST"]),
+                Route("/wxa/msg_sec_check", self._msg_sec_check, methods=["POST"]),
+                Route("/cgi-bin/message/subscribe/send", self._send, methods=["POST"]),
             ]
         )
         config = uvicorn.Config(
@@ -108,6 +126,101 @@ class FakeWeChat:
         if kind == "strcode":
             return JSONResponse({"errcode": "40029", "openid": "oStrcode"})
         return JSONResponse({"errcode": 40029, "errmsg": "invalid code"})
+
+    def reset_api(self) -> None:
+        """Forget the token APIs' records and scripts (a new token is made)."""
+        self.token = f"TOKEN-CANARY-{uuid.uuid4().hex}"
+        self.token_life = 7200
+        self.token_calls = 0
+        self.force_refreshes = 0
+        self.checks: list[dict[str, Any]] = []
+        self.check_down: str | None = None
+        self.sent: list[dict[str, Any]] = []
+        self.send_errcode: int | None = None
+        self.bad_tokens = 0  # calls that came with a token no longer valid
+
+    def expire_token(self) -> None:
+        """Make a new token; the old one is refused from now on (40001)."""
+        self.token = f"TOKEN-CANARY-{uuid.uuid4().hex}"
+
+    async def _stable_token(self, request: Request) -> Response:
+        body = await request.json()
+        self.token_calls += 1
+        if body.get("appid") != APPID or body.get("secret") != SECRET:
+            return JSONResponse({"errcode": 40125, "errmsg": "invalid appsecret rid: f-1"})
+        if body.get("grant_type") != "client_credential":
+            return JSONResponse({"errcode": 40002, "errmsg": "invalid grant_type rid: f-2"})
+        if body.get("force_refresh"):
+            self.force_refreshes += 1
+            self.expire_token()
+        return JSONResponse({"access_token": self.token, "expires_in": self.token_life})
+
+    def _token_refused(self, request: Request) -> Response | None:
+        if request.query_params.get("access_token") == self.token:
+            return None
+        self.bad_tokens += 1
+        return JSONResponse(
+            {
+                "errcode": 40001,
+                "errmsg": "invalid credential, access_token is invalid or not latest rid: f-3",
+            }
+        )
+
+    async def _msg_sec_check(self, request: Request) -> Response:
+        refused = self._token_refused(request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        self.checks.append(body)
+        if self.check_down == "status500":
+            return Response("oops", status_code=500)
+        if self.check_down == "busy":
+            return JSONResponse({"errcode": -1, "errmsg": "system error rid: f-4"})
+        if self.check_down == "slow":
+            await asyncio.sleep(SLOW_S)
+        content, openid = body.get("content"), body.get("openid")
+        if body.get("version") != 2 or body.get("scene") not in (1, 2, 3, 4):
+            return JSONResponse({"errcode": 40129, "errmsg": "invalid scene rid: f-5"})
+        if not isinstance(content, str) or not content:
+            return JSONResponse({"errcode": 44002, "errmsg": "empty post data rid: f-6"})
+        if len(content.encode("utf-16-le")) // 2 > 2500:
+            return JSONResponse({"errcode": 47001, "errmsg": "content too long rid: f-7"})
+        if not isinstance(openid, str) or not openid:
+            return JSONResponse({"errcode": 40003, "errmsg": "invalid openid rid: f-8"})
+        if openid.startswith("gone"):
+            return JSONResponse({"errcode": 61010, "errmsg": "code is expired rid: f-9"})
+        suggest, label = "pass", 100
+        if "RISKY" in content:
+            suggest, label = "risky", 20001
+        elif "REVIEW" in content:
+            suggest, label = "review", 20012
+        detail = [
+            {"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label},
+            {"strategy": "keyword", "errcode": 0, "suggest": suggest, "label": label},
+        ]
+        if suggest != "pass":
+            detail[0]["prob"] = 90
+            detail[1]["keyword"] = suggest.upper()
+        return JSONResponse(
+            {
+                "errcode": 0,
+                "errmsg": "ok",
+                "trace_id": f"trace-{len(self.checks)}",
+                "result": {"suggest": suggest, "label": label},
+                "detail": detail,
+            }
+        )
+
+    async def _send(self, request: Request) -> Response:
+        refused = self._token_refused(request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        self.sent.append(body)
+        if self.send_errcode is not None:
+            errmsg = "user refuse to accept the msg rid: f-10"
+            return JSONResponse({"errcode": self.send_errcode, "errmsg": errmsg})
+        return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
     async def _elsewhere(self, request: Request) -> Response:
         return _success("oRedirected")

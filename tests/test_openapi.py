@@ -340,7 +340,7 @@ ERROR_STATUSES: dict[str, set[str]] = {
     "/login": _ANY | {"401", "429"},
     # 409: ok 5, or ok 11 (a reply already being generated, not an ai reply, finished);
     # 429: ok 7, the replies' limits and the daily quota
-    "/ask_ai": _ANY | {"404", "409", "429"},
+    "/ask_ai": _ANY | {"404", "409", "422", "429"},  # 422: the content check (ok 12)
     "/follow_reply": _ANY | {"404", "409"},
     "/stop_reply": _ANY | {"404", "409"},
     # API.md §9: no user or session named; 403 for a user token too

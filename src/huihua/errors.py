@@ -13,7 +13,8 @@ docs/api.md §1 fixes the table; codes never change meaning once shipped::
      ├── StorageUnavailable  ok 8  503
      ├── InternalError       ok 9  500
      ├── MethodNotAllowed    ok 10 405
-     └── NotApplicable       ok 11 409
+     ├── NotApplicable       ok 11 409
+     └── ContentRefused      ok 12 422
 
 Every reply, success or failure, is the envelope: ``request_id``, ``ok``, ``failed``
 (huihua.wire.replies). This module imports nothing of huihua: every layer uses it.
@@ -86,3 +87,9 @@ class NotApplicable(HuihuaError):
     """The target exists, but its kind or state rules the operation out."""
 
     ok, status = 11, 409
+
+
+class ContentRefused(HuihuaError):
+    """WeChat's content check judged the text risky (docs/api.md §8.6): nothing was written."""
+
+    ok, status = 12, 422

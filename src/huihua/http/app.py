@@ -50,6 +50,7 @@ from huihua.relay.hub import Relay
 from huihua.service import retention
 from huihua.service.replies import Replies
 from huihua.store import Store, open_store
+from huihua.wechat.services import WeChatServices
 from huihua.wire.parse import valid_request_id
 from huihua.wire.replies import HealthReply, error_body
 from huihua.wire.rules import Limits
@@ -171,8 +172,10 @@ NO_MODEL = "path: no model is configured (HUIHUA_LLM_BASE_URL): {path} is not se
 
 
 def _open_replies(settings: Settings, store: Store, on_finish: Any) -> Replies:
-    """Return the replies' use-case context, their relay started (§8)."""
-    relay = Relay.from_settings(settings, store, on_finish=on_finish)
+    """Return the replies' use-case context, their relay started (§8), with WeChat's
+    content check and subscription message when configured (§8.6-8.7)."""
+    wechat_services = WeChatServices.from_settings(settings)
+    relay = Relay.from_settings(settings, store, on_finish=on_finish, wechat=wechat_services)
     relay.open()
     return Replies(
         relay=relay,
@@ -260,6 +263,8 @@ def create_app(
             if replies is not None:  # the replies in flight end, or fail, and are written
                 finish_s = settings.shutdown_timeout - STOP_MARGIN_S
                 await replies.relay.close(finish_s, REPLIES_CLOSE_S)
+                if replies.relay.wechat is not None:
+                    await replies.relay.wechat.aclose()
             if client is not None:
                 await client.aclose()
             await limiter.aclose()

@@ -60,6 +60,7 @@ _DESCRIPTIONS = {
     'message is not an "ai" reply, a finished reply would be set back to "streaming", a '
     "reply is being generated in the session (or stopped when finished)",
     "413": "ok 6: the body (over 1 MiB) or a field over its limit",
+    "422": "ok 12: WeChat's content check judged the question risky; nothing was written",
     "429": "ok 7: rate limited; retry after the Retry-After header's seconds",
     "500": "ok 9: internal error, logged with the request_id",
     "503": "ok 8: storage unavailable, not acknowledged; a retry with the same request_id is safe",
@@ -83,6 +84,8 @@ def statuses(path: str, *, auth: bool) -> list[str]:
         codes += ["401", "429"]
     elif path == "/ask_ai":  # the replies' limits and the daily quota
         codes.append("429")
+    if path == "/ask_ai":  # WeChat's content check, when configured
+        codes.append("422")
     if path in NEVER_NOT_FOUND:
         codes.remove("404")
     return sorted(codes)

@@ -45,6 +45,7 @@ from huihua.wire.rules import (
     SESSIONS_LIMIT_DEFAULT,
     SESSIONS_LIMIT_MAX,
     STATUSES,
+    STATUSES_OUT,
     TOOL_CALLS_MAX,
     TOOL_ID_MAX,
     TOOL_NAME_MAX,
@@ -357,7 +358,7 @@ def describe_chat_out(schema: dict[str, Any]) -> None:
     props["meta"] = {"anyOf": [{"type": "object"}, {"type": "null"}]}
     for name, item in (("parts", "Part"), ("tool_calls", "ToolCall")):
         props[name] = {"type": "array", "items": {"$ref": REF.format(name=item)}}
-    props["status"] = {"enum": list(STATUSES), "default": "complete"}
+    props["status"] = {"enum": list(STATUSES_OUT), "default": "complete"}
     schema["description"] = (
         "A field at its default is left out, but role, msg, seq, created_at and meta."
     )

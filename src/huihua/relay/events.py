@@ -163,6 +163,25 @@ class SharedEvents:
             return []
         return [(_event_id(entry_id), fields[b"f"]) for entry_id, fields in got[0][1]]
 
+    async def count_listener(self, key: tuple[str, str, int], change: int) -> None:
+        """Count a follower of the reply in or out, for the host that generates it."""
+        name = reply_key(*key) + ":listeners"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incrby(name, change)
+                pipe.expire(name, KEEP_WHILE_LIVE_S)
+                await pipe.execute()
+        except RedisError as error:
+            log.warning("events: Redis refused a follower's count (%s)", type(error).__name__)
+
+    async def listeners(self, key: tuple[str, str, int]) -> int:
+        """Return how many follow the reply on every host (0 when Redis does not answer)."""
+        try:
+            count = await self._redis.get(reply_key(*key) + ":listeners")
+        except RedisError:
+            return 0
+        return int(count) if count is not None else 0
+
     async def announce(self, message: bytes) -> None:
         """Tell every host (a stop, a deletion); a Redis failure is logged, not raised."""
         try:

@@ -48,25 +48,31 @@ async def follow(
 ) -> AsyncIterator[bytes]:
     """Yield the frames of the reply at ``key`` after event ``after`` (module docstring);
     ``start``: the start frame, where the store must stand in for the events (a retried
-    ask knows its own)."""
+    ask knows its own). Counted as a follower of the reply while it runs (hub.py)."""
     if relay is not None:
-        local = relay.logs.get(key)
-        if local is not None:
-            async for data in _from_log(local, after):
-                yield data
-            if local.frames and _is_done(local.frames[-1]):
-                return
-            after = max(after, len(local.frames))
-        if relay.shared is not None:
-            last = after
-            async for event_id, data in _from_shared(relay, store, key, after):
-                last = event_id
-                yield data
-                if _is_done(data):
+        relay.listen(key)
+    try:
+        if relay is not None:
+            local = relay.logs.get(key)
+            if local is not None:
+                async for data in _from_log(local, after):
+                    yield data
+                if local.frames and _is_done(local.frames[-1]):
                     return
-            after = last
-    async for data in _from_store(store, key, after, request_id, streaming_timeout_ms, start):
-        yield data
+                after = max(after, len(local.frames))
+            if relay.shared is not None:
+                last = after
+                async for event_id, data in _from_shared(relay, store, key, after):
+                    last = event_id
+                    yield data
+                    if _is_done(data):
+                        return
+                after = last
+        async for data in _from_store(store, key, after, request_id, streaming_timeout_ms, start):
+            yield data
+    finally:
+        if relay is not None:
+            relay.unlisten(key)
 
 
 async def _from_log(local: Any, after: int) -> AsyncIterator[bytes]:

@@ -8,6 +8,9 @@ hosts' replies, and the process's end.
   host's listener stops its own task of the reply.
 - :meth:`sweep_forever` sets ``failed`` the replies whose lease ran out (their host died,
   docs/api.md §8.4): at start and every :data:`SWEEP_EVERY_S`.
+- With the subscription message configured (docs/api.md §8.7), followers are counted by
+  reply (here, and in Redis for the other hosts'): a reply asked with ``notify`` that ends
+  while none follows it has the message sent, once, in the background.
 - :meth:`drain` (the server stops): new asks are refused, and the replies in flight get
   until a deadline to finish; then they are failed (their text kept), and :meth:`close`
   waits for their last writes.
@@ -21,6 +24,7 @@ import logging
 import secrets
 import socket
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -34,6 +38,8 @@ from huihua.relay.writes import fail_expired
 from huihua.store import Store
 from huihua.store import queries as q
 from huihua.store.sql import Db
+from huihua.wechat.notify import Answered
+from huihua.wechat.services import WeChatServices
 
 log = logging.getLogger("huihua.relay")
 
@@ -55,6 +61,7 @@ class Relay:
         zone: ZoneInfo,
         host_limit: int,
         on_finish: Callable[[Finished], None] | None = None,
+        wechat: WeChatServices | None = None,
     ) -> None:
         self.store = store
         self.model = model
@@ -63,6 +70,9 @@ class Relay:
         self.host_limit = host_limit
         self.host_id = f"{socket.gethostname()[:40]}-{secrets.token_hex(4)}"
         self.on_finish = on_finish
+        self.wechat = wechat
+        self.listeners: dict[Key, int] = {}  # followers on this host, by reply
+        self._counts_listeners = wechat is not None and wechat.notifier is not None
         self.tasks: dict[Key, ReplyTask] = {}
         self.logs: dict[Key, LocalLog] = {}
         self._runs: set[asyncio.Task[None]] = set()  # the tasks to wait for at the close
@@ -75,7 +85,12 @@ class Relay:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, store: Store, *, on_finish: Callable[[Finished], None]
+        cls,
+        settings: Settings,
+        store: Store,
+        *,
+        on_finish: Callable[[Finished], None],
+        wechat: WeChatServices | None = None,
     ) -> Relay:
         """Return the relay the settings describe: their model, Redis when configured."""
         model = ModelClient(
@@ -96,6 +111,7 @@ class Relay:
             zone=ZoneInfo(settings.llm_quota_tz),
             host_limit=settings.llm_host_replies,
             on_finish=on_finish,
+            wechat=wechat,
         )
 
     # -- replies ------------------------------------------------------------------------
@@ -130,6 +146,61 @@ class Relay:
                 del self.logs[task.key]
 
         keep_log_for(asyncio.get_running_loop(), drop)
+
+    # -- who follows, and the message for a reply nobody did (§8.7) ----------------------
+
+    def listen(self, key: Key) -> None:
+        """A follower of the reply begins (here; in Redis too, with the message on)."""
+        if not self._counts_listeners:
+            return
+        self.listeners[key] = self.listeners.get(key, 0) + 1
+        if self.shared is not None:
+            self._background(self.shared.count_listener(key, 1))
+
+    def unlisten(self, key: Key) -> None:
+        """A follower of the reply ended."""
+        if not self._counts_listeners:
+            return
+        left = self.listeners.get(key, 0) - 1
+        if left > 0:
+            self.listeners[key] = left
+        else:
+            self.listeners.pop(key, None)
+        if self.shared is not None:
+            self._background(self.shared.count_listener(key, -1))
+
+    async def heard(self, task: ReplyTask) -> bool:
+        """Return whether anyone follows the reply, here or (Redis) on another host; True
+        when no message could be sent anyway."""
+        wechat = self.wechat
+        if wechat is None or wechat.notifier is None or task.ask.openid is None:
+            return True
+        if self.listeners.get(task.key, 0) > 0:
+            return True
+        return self.shared is not None and await self.shared.listeners(task.key) > 0
+
+    def answered(self, task: ReplyTask, msg: str) -> None:
+        """A reply asked with ``notify`` ended complete, unheard: send the message."""
+        self._background(self._notify(task.ask, msg))
+
+    async def _notify(self, ask: Ask, msg: str) -> None:
+        assert self.wechat is not None and self.wechat.notifier is not None
+        assert ask.openid is not None
+        try:
+            title = await self.store.read(
+                lambda db: q.session_title(db, ask.user_id, ask.session_id)
+            )
+            if title is None:
+                return  # deleted meanwhile
+            answered = Answered(ask.openid, ask.session_id, ask.seq, title, msg, ask.model)
+            await self.wechat.notifier.send(answered)
+        except Exception as error:  # the store away, or a bug: logged, never the reply's
+            log.warning("replies: the answer-ready message was not sent (%r)", error)
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
 
     def count(self, finished: Finished) -> None:
         if self.on_finish is not None:

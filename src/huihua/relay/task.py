@@ -11,7 +11,12 @@ It reads the model's stream (model.py) in a task of its own and, beside it:
   stops the model and writes nothing more; one that finds it ``cancelled`` (a stop through
   the store) stops the model;
 - ends: the last write (status, ``meta`` with the model, the finish reason, the usage, an
-  error), then ``done``, sent only after that write committed.
+  error), then ``done``, sent only after that write committed;
+- with WeChat's content check on, has its text checked as it grows (guard.py): a risky
+  piece stops the model, and the reply ends ``blocked``, its text replaced by the notice
+  (a ``delta`` with ``replace``, then ``done``); off, nothing of it runs per chunk;
+- with ``notify`` asked and nobody following it at its end, has the subscription message
+  sent (docs/api.md §8.7).
 
 A stop (``/stop_reply``), a deletion, or the server stopping cancels the model's task; the
 HTTP response to the model closes with it (the model stops billing).
@@ -35,6 +40,7 @@ from huihua import timestamps
 from huihua.relay.chunks import Chunk, Ended
 from huihua.relay.context import estimate_tokens
 from huihua.relay.events import KEEP_AFTER_DONE_S, LocalLog, frame, reply_key
+from huihua.relay.guard import Guard
 from huihua.relay.model import ModelError
 from huihua.relay.writes import Final, Flushed, finish, flush
 
@@ -50,6 +56,7 @@ LEASE_MS = 30_000  # a lease outlives a few missed flushes; the sweep runs every
 FINISH_ATTEMPTS = 5
 
 STOPPED = "cancelled"
+BLOCKED = "blocked"
 SHUT_DOWN = "the server stopped before the reply was done"
 GONE = "gone"
 
@@ -65,6 +72,8 @@ class Ask:
     messages: list[dict[str, Any]]
     prompt_tokens: int  # estimated, for when the model sends no usage
     start: bytes  # the start event's frame
+    openid: str | None = None  # whose WeChat check and message (§8.6-8.7)
+    notify: bool = False  # the subscription message, if it ends unheard
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,16 @@ class ReplyTask:
         self._ended: Ended | None = None
         self._model: asyncio.Task[None] | None = None
         self.finished: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._guard: Guard | None = None
+        wechat = relay.wechat
+        if wechat is not None and wechat.check is not None:
+            self._guard = Guard(
+                wechat.check,
+                ask.openid,
+                refuse_unchecked=wechat.refuse_unchecked,
+                on_block=lambda: self.stop(BLOCKED),
+            )
+            self._take = self._take_guarded  # type: ignore[method-assign]
         if relay.shared is not None:
             relay.shared.publish(self.shared_key, 1, ask.start)
 
@@ -127,6 +146,14 @@ class ReplyTask:
             else:
                 loop = asyncio.get_running_loop()
                 self._emit_timer = loop.call_later(wait, self._emit)
+
+    def _take_guarded(self, chunk: Chunk) -> None:
+        ReplyTask._take(self, chunk)
+        assert self._guard is not None
+        if chunk.content:
+            self._guard.grew(0, self._msg, len(chunk.content))
+        if chunk.reasoning:
+            self._guard.grew(1, self._reasoning, len(chunk.reasoning))
 
     def _emit(self) -> None:
         """Send what came since the last delta as one ``delta`` event."""
@@ -180,22 +207,38 @@ class ReplyTask:
             except asyncio.CancelledError:
                 stop_as = self._stop_as or SHUT_DOWN
                 status = "cancelled" if stop_as == STOPPED else "failed"
-                error = "" if stop_as == STOPPED else stop_as
+                error = "" if stop_as in (STOPPED, BLOCKED) else stop_as
             except ModelError as failure:
                 status, error = "failed", str(failure) or type(failure).__name__
             except Exception as failure:  # a bug: the reply fails, the trace goes to the log
                 log.exception("reply %s: the model's stream failed", self._name())
                 status, error = "failed", f"internal error ({type(failure).__name__})"
             if self._stop_as == GONE:
+                if self._guard is not None:
+                    self._guard.cancel()
                 self.log.end()
                 self._done(None)
                 return
+            if self._guard is not None:
+                msg, reasoning = "".join(self._msg), "".join(self._reasoning)
+                if await self._guard.finish(msg, reasoning) is not None:
+                    status, error = BLOCKED, ""
             if self._emit_timer is not None:
                 self._emit_timer.cancel()
-            self._emit()
+            if status == BLOCKED:  # what followers have is replaced by the notice
+                self._pending = ([], [])
+                self._add("delta", _encode({"msg": self._notice(), "replace": True}))
+            else:
+                self._emit()
+            # Who follows is asked before done goes out: a follower leaves once it has it.
+            unheard = self.ask.notify and status == "complete" and not await self.relay.heard(self)
             written = await self._finish(status, error)
             self._done(written)
+            if unheard and written == "complete":
+                self.relay.answered(self, "".join(self._msg))
         except BaseException:
+            if self._guard is not None:
+                self._guard.cancel()
             if self._model is not None:
                 self._model.cancel()
             self.log.end()
@@ -238,6 +281,10 @@ class ReplyTask:
         }
         if error:
             meta["error"] = error
+        if status == BLOCKED:
+            assert self._guard is not None and self._guard.blocked is not None
+            meta["check"] = self._guard.blocked.note()
+            msg, reasoning = self._notice(), ""
         final = Final(
             msg=msg,
             reasoning=reasoning,
@@ -274,9 +321,15 @@ class ReplyTask:
             "failed": meta.get("error", ""),
             "meta": meta,
         }
+        if written == BLOCKED:
+            done["msg"] = msg
         self._add("done", _encode(done), last=True)
         self.relay.count(Finished(self.ask.model, written, prompt, completion, self.first_token_s))
         return written
+
+    def _notice(self) -> str:
+        assert self.relay.wechat is not None
+        return self.relay.wechat.notice
 
     def _name(self) -> str:
         return f"{self.ask.session_id}#{self.ask.seq}"

@@ -5,7 +5,8 @@
 (``ai``, ``streaming``, ``meta.model``) and its lease, and reads the context the model is
 sent; then the relay (relay/) generates the reply in a task of its own. A retry of the same
 ``request_id`` gets the recorded ``start`` and follows the reply it began: the model is
-never asked twice. What fails before the placeholder is an ordinary error (the envelope).
+never asked twice. What fails before the placeholder is an ordinary error (the envelope);
+with WeChat's content check on, the question is judged first (screening.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from typing import Any
 import msgspec
 
 from huihua import timestamps
-from huihua.errors import NotApplicable, NotFound, RateLimited, StorageUnavailable
+from huihua.errors import (
+    HuihuaError,
+    NotApplicable,
+    NotFound,
+    RateLimited,
+    StorageUnavailable,
+)
 from huihua.relay.context import build_context
 from huihua.relay.events import frame
 from huihua.relay.follow import follow
@@ -29,6 +36,8 @@ from huihua.relay.task import LEASE_MS, Ask
 from huihua.relay.writes import STREAMING
 from huihua.service.chats import SESSION_NOT_FOUND, _append, title_of
 from huihua.service.idempotency import Idempotency, WriteCall
+from huihua.service.screening import openid, screen
+from huihua.service.users import USER_NOT_FOUND
 from huihua.store import Store
 from huihua.store import queries as q
 from huihua.store.sql import Db
@@ -94,6 +103,15 @@ async def ask_ai(store: Store, replies: Replies, call: WriteCall, inp: AskInput)
         raise RateLimited("replies: this server generates as many replies as it may", 5)
     user_id = inp.user_id
     question = inp.question
+    user_openid = None
+    refusal: HuihuaError | None = None
+    wechat = relay.wechat
+    if wechat is not None and (
+        wechat.check is not None or (wechat.notifier is not None and inp.notify)
+    ):
+        user_openid = await openid(store, user_id)
+        if wechat.check is not None and question is not None:
+            question, refusal = await screen(wechat, question, user_openid)
     chats = [*([question] if question is not None else []), _placeholder(inp.model)]
     derived = title_of(chats)
     today = relay.today()
@@ -126,6 +144,10 @@ async def ask_ai(store: Store, replies: Replies, call: WriteCall, inp: AskInput)
                     "renews at midnight",
                     _seconds_to_midnight(replies),
                 )
+        if refusal is not None:  # the content check's verdict, the last rule (docs/api.md §1)
+            if not q.user_exists(db, user_id):
+                raise NotFound(USER_NOT_FOUND)
+            raise refusal
         if last is not None:  # regenerate: the last reply goes, its question is asked again
             assert session_id is not None
             q.delete_messages(db, user_id, session_id, last.seq, later=False)
@@ -184,7 +206,17 @@ async def ask_ai(store: Store, replies: Replies, call: WriteCall, inp: AskInput)
         budget=replies.context_tokens,
     )
     task = relay.start(
-        Ask(user_id, session_id, reply_seq, inp.model, messages, prompt_tokens, start)
+        Ask(
+            user_id,
+            session_id,
+            reply_seq,
+            inp.model,
+            messages,
+            prompt_tokens,
+            start,
+            openid=user_openid,
+            notify=inp.notify,
+        )
     )
     return Asked(
         body,

@@ -35,6 +35,8 @@ PART_SCHEMES = ("https:", "cloud://")  # references only: huihua never keeps fil
 # The values of the contract's enumerations (docs/api.md §5.1), by field name.
 ROLES = ("user", "ai", "system", "tool")
 STATUSES = ("complete", "streaming", "failed", "cancelled")
+# What a stored message may have besides: "blocked" is written by huihua only (§8.6).
+STATUSES_OUT = (*STATUSES, "blocked")
 PART_TYPES = ("image", "audio", "video", "file")
 RATINGS = ("like", "dislike", "")
 COMMENT_MAX = 1_000

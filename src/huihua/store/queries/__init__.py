@@ -82,6 +82,7 @@ from huihua.store.queries.sessions import (
     pin_session,
     rename_session,
     session_exists,
+    session_title,
     touch_session,
     uncount_messages,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "search_candidates",
     "session_exists",
     "session_messages",
+    "session_title",
     "set_token_nonce",
     "system_messages",
     "tokens_of_day",

@@ -69,6 +69,7 @@ _BUMP_FOR_ID = {
 }
 _BUMP_PLAIN = {n: Statement(b) for n, b in _BUMPS.items()}
 _LAST_SEQ = Statement(select(_s.last_seq).where(SESSION_KEY))
+_SESSION_TITLE = Statement(select(_s.session_title).where(SESSION_KEY))
 _SESSION_EXISTS = Statement(select(_s.chat_count).where(SESSION_KEY))
 _LOCK_SESSION = Statement(select(_s.last_seq).where(SESSION_KEY).with_for_update())
 _TOUCH = Statement(update(chat_sessions).where(SESSION_KEY).values(updated_at=bindparam("now")))
@@ -187,6 +188,12 @@ def insert_session(
 def session_exists(db: Db, user_id: str, session_id: str) -> bool:
     """Return whether the user has this session."""
     return db.row(_SESSION_EXISTS, user_id=user_id, session_id=session_id) is not None
+
+
+def session_title(db: Db, user_id: str, session_id: str) -> str | None:
+    """Return the session's title ("" when it has none), or None when it does not exist."""
+    row = db.row(_SESSION_TITLE, user_id=user_id, session_id=session_id)
+    return None if row is None else (row.session_title or "")
 
 
 def lock_session(db: Db, user_id: str, session_id: str) -> bool:

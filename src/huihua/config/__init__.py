@@ -11,18 +11,19 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-ENV_PREFIX = "HUIHUA_"
+from huihua.config.rules import ENV_PREFIX, check_wechat, exposure_problem, is_loopback, parse
+
+__all__ = ["ENV_PREFIX", "LOG_LEVELS", "PORT_MAX", "Settings", "help_of", "is_loopback"]
+
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 SQLITE_SYNCHRONOUS = ("FULL", "EXTRA", "NORMAL", "OFF")
 WECHAT_TIMEOUT_MAX_MS = 5_000
 PORT_MAX = 65_535
-SECRET_MIN_CHARS = 32
-SECRET_MIN_DISTINCT = 8  # "xxxx…" is long but no secret
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -101,12 +102,44 @@ class Settings:
     )
     token_secret: str = _setting("", "Signs user tokens (none: no user tokens, no /login).")
     token_ttl: int = _setting(604_800, "How long a user token lasts, in seconds.")
-    wechat_appid: str = _setting("", "The mini-program's AppID, for /login.")
-    wechat_secret: str = _setting("", "The mini-program's AppSecret, for /login.")
+    wechat_appid: str = _setting("", "The mini-program's AppID, for /login and WeChat's APIs.")
+    wechat_secret: str = _setting("", "The mini-program's AppSecret (never logged).")
     wechat_api_base: str = _setting(
         "https://api.weixin.qq.com", "Where jscode2session is called (https unless loopback)."
     )
     wechat_timeout_ms: int = _setting(5_000, "Longest wait for WeChat, in ms (at most 5000).")
+    wechat_check: bool = _setting(
+        False,
+        "Check questions and replies with WeChat's msgSecCheck (needs the AppID and secret): "
+        "a risky question is ok 12, a risky reply is blocked.",
+    )
+    wechat_check_scene: int = _setting(
+        2, "msgSecCheck's scene: 1 profile, 2 comment, 3 forum, 4 social feed."
+    )
+    wechat_check_unreachable: str = _setting(
+        "refuse",
+        "When WeChat cannot check a text (unreachable, an error, a user with no openid or "
+        "not seen lately): refuse (a question is ok 8, a reply blocked) or pass.",
+    )
+    wechat_check_notice: str = _setting(
+        "这条回答未通过内容安全检查，已隐藏。", "The text that replaces a reply the check blocked."
+    )
+    wechat_notify_template: str = _setting(
+        "",
+        'The subscription message template sent when a reply asked with "notify" finishes '
+        "while nobody follows it (none: never sent).",
+    )
+    wechat_notify_page: str = _setting(
+        "", "The page the message opens; {session_id} and {seq} are filled in (none: home)."
+    )
+    wechat_notify_state: str = _setting(
+        "formal", "The app's version the message opens: developer, trial or formal."
+    )
+    wechat_notify_data: str = _setting(
+        "thing1=title,thing2=reply",
+        "The template's keys and what fills each (title, reply, time, date, model), cut to "
+        "the key type's limit.",
+    )
     redis_url: str = _setting(
         "", "Redis for rate limits shared by every worker and host (none: per process)."
     )
@@ -204,7 +237,7 @@ class Settings:
         for f in fields(cls):
             raw = environ.get(ENV_PREFIX + f.name.upper())
             if raw is not None:
-                values[f.name] = _parse(f, raw)
+                values[f.name] = parse(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.check()
@@ -273,6 +306,7 @@ class Settings:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be at least 0")
         self._check_llm()
+        check_wechat(self)
         if self.wechat_timeout_ms > WECHAT_TIMEOUT_MAX_MS:
             raise ValueError(f"wechat_timeout_ms: must be at most {WECHAT_TIMEOUT_MAX_MS}")
         base = urlsplit(self.wechat_api_base)
@@ -328,70 +362,10 @@ class Settings:
         )
 
     def exposure_problem(self) -> str | None:
-        """Return why these settings must not serve on ``host``, or None when they may.
-
-        On loopback anything goes. Beyond it, auth must be on (unless ``allow_no_auth``),
-        and the service key and token secret must be long and not repetitive.
-        """
-        if is_loopback(self.host):
-            return None
-        if not self.auth:
-            if self.allow_no_auth and self.allowed_hosts.strip():
-                return None
-            if self.allow_no_auth:
-                return (
-                    f"refusing to listen on {self.host} with auth off and no "
-                    "HUIHUA_ALLOWED_HOSTS: with auth off, a request whose Host is not loopback "
-                    "is refused (against DNS rebinding). Set HUIHUA_ALLOWED_HOSTS to the names "
-                    "clients reach this server by (e.g. chat.internal,10.0.0.5:8000)"
-                )
-            return (
-                f"refusing to listen on {self.host} with auth off: anyone who reaches the port "
-                "could read and delete every user's chats. Set HUIHUA_SERVICE_KEY (and "
-                "HUIHUA_TOKEN_SECRET for user tokens), see README 'Running in production'; or "
-                "pass --allow-no-auth (with HUIHUA_ALLOWED_HOSTS) if something in front of "
-                "huihua does the checking"
-            )
-        for name in ("service_key", "token_secret"):
-            value = getattr(self, name)
-            if name == "token_secret" and not value:
-                continue
-            if len(value) < SECRET_MIN_CHARS or len(set(value)) < SECRET_MIN_DISTINCT:
-                return (
-                    f"refusing to listen on {self.host}: {name} is shorter than "
-                    f"{SECRET_MIN_CHARS} characters or too repetitive; make one with "
-                    "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
-                )
-        return None
-
-
-def is_loopback(host: str | None) -> bool:
-    """Return whether ``host`` names this machine's loopback (127.0.0.0/8, ::1, localhost)."""
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+        """Return why these settings must not serve on ``host``, or None when they may."""
+        return exposure_problem(self)
 
 
 def help_of(name: str) -> str:
     """Return the help line of the setting ``name``."""
     return next(f.metadata["help"] for f in fields(Settings) if f.name == name)
-
-
-def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
-    if f.type in ("int", int):
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: must be an integer") from None
-    if f.type in ("bool", bool):
-        if raw.strip().lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.strip().lower() in ("0", "false", "no", "off", ""):
-            return False
-        raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: must be true or false")
-    return raw
