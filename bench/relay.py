@@ -33,7 +33,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +43,8 @@ from typing import Any
 
 import aiohttp
 
-from run import BENCH, HUIHUA_SERVE, PeakRss, Server, add_chat_env, free_port, seed_http, wrk
+from chunk_parse import Fake  # the fake model in a process of its own
+from run import BENCH, HUIHUA_SERVE, PeakRss, Server, add_chat_env, seed_http, wrk
 
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))  # tests.fake_model
@@ -54,25 +54,6 @@ from tests.fake_model import chinese_pieces  # noqa: E402
 SHORT, LONG = 50, 250  # chunks a reply, in the two runs of the CPU figure
 FIRST = chinese_pieces(1)[0].encode()  # the first piece of every reply, as it is sent
 _ids = itertools.count()
-
-
-class Fake:
-    """The fake model in a process of its own: every call streams pieces ``delay_ms`` apart."""
-
-    def __init__(self, delay_ms: float) -> None:
-        self.port = free_port()
-        command = [sys.executable, "-m", "tests.fake_model", "--port", str(self.port)]
-        command += ["--chunks", str(LONG), "--delay-ms", str(delay_ms)]
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        if "listening" not in self.process.stdout.readline():
-            self.process.kill()
-            raise RuntimeError("the fake model did not start")
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 class ModelServer(Server):
@@ -269,7 +250,7 @@ def main() -> None:
         flush=True,
     )
     with tempfile.TemporaryDirectory(dir=BENCH, prefix="relay-") as tmp:
-        fake = Fake(args.delay_ms)
+        fake = Fake(LONG, args.delay_ms)
         server = ModelServer(fake, Path(tmp))
         try:
             first = run(lambda: first_token(server, fake, args.streams, args.probes))
@@ -290,7 +271,7 @@ def main() -> None:
         finally:
             server.stop()
             fake.stop()
-        fake = Fake(args.concurrent_delay_ms)
+        fake = Fake(LONG, args.concurrent_delay_ms)
         server = ModelServer(fake, Path(tmp))
         try:
             many = run(lambda: concurrent(server, args.concurrent))

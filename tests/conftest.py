@@ -33,6 +33,7 @@ from huihua.config import Settings
 from huihua.http.app import create_app
 from huihua.store import migrate
 
+from .chromium import browser  # noqa: F401 (a fixture: the pages' tests share one browser a module)
 from .fake_model import FakeModel
 from .fake_wechat import APPID, SECRET, FakeWeChat
 from .helpers import start_in_thread

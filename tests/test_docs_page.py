@@ -11,39 +11,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
+from .chromium import WAIT_MS
 from .conftest import SERVICE_KEY, secure_settings
 from .helpers import MODEL_PATHS, POST_PATHS
 
 if TYPE_CHECKING:
     from .conftest import Api
     from .fake_wechat import FakeWeChat
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WAIT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 class Visit:

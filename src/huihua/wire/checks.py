@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from huihua.wire.cursor import Position, decode_cursor, decode_search_cursor
+from huihua.wire.cursor import Position, decode_cursor, decode_search_cursor, page
 from huihua.wire.messages import MessageIn, check_fields, check_message
 from huihua.wire.parse import Parsed
 from huihua.wire.requests import ChatIn
@@ -170,22 +170,9 @@ def check_session_names(
     req = parsed.fields()
     c = parsed.checker()
     c.user_id(req.user_id)
-    limit, after = _page(c, req, SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX, decode_cursor)
+    limit, after = page(c, req, SESSIONS_LIMIT_DEFAULT, SESSIONS_LIMIT_MAX, decode_cursor)
     c.done()
     return req, limit, after
-
-
-def _page(c: Checker, req: Any, default: int, most: int, decode: Any) -> tuple[int, Any]:
-    """Check a paged request's ``limit`` and ``cursor``; return the page size and the
-    position the cursor names (None: the first page)."""
-    limit = default if req.limit is None else req.limit
-    c.number("limit", limit, 1, most)
-    after = None
-    if req.cursor:
-        after = decode(req.cursor)
-        if after is None:
-            c.bad("cursor: is not a cursor this server gave")
-    return limit, after
 
 
 def check_search_chats(parsed: Parsed) -> tuple[Any, int, tuple[int, str, int] | None]:
@@ -196,7 +183,7 @@ def check_search_chats(parsed: Parsed) -> tuple[Any, int, tuple[int, str, int] |
     c.text("query", req.query, QUERY_MAX, empty=False)
     if req.session_id is not None:
         c.session_id(req.session_id)
-    limit, after = _page(c, req, SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX, decode_search_cursor)
+    limit, after = page(c, req, SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX, decode_search_cursor)
     c.done()
     return req, limit, after
 

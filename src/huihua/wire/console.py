@@ -10,12 +10,11 @@ are sent base64url encoded without padding, as the session list's.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import calendar
 import re
 from typing import Any
 
+from huihua.wire.cursor import decode_text, encode_text, page
 from huihua.wire.parse import Parsed
 from huihua.wire.rules import (
     CONTROL_CHARS,
@@ -41,17 +40,6 @@ _STAMP = re.compile(STAMP_PATTERN)
 # -- cursors ----------------------------------------------------------------------------
 
 
-def _encode(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> str | None:
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
-
-
 def _stamp(digits: str) -> int | None:
     if not (digits.isascii() and digits.isdigit()) or len(digits) > len(str(TIMESTAMP_MAX)):
         return None
@@ -65,12 +53,12 @@ def _user_id(text: str) -> bool:
 
 def encode_users_cursor(created_at: int, user_id: str) -> str:
     """Return the cursor of the position after this user."""
-    return _encode(f"u{created_at}.{user_id}")
+    return encode_text(f"u{created_at}.{user_id}")
 
 
 def decode_users_cursor(cursor: str) -> tuple[int, str] | None:
     """Return the (created_at, user_id) a /list_users cursor names, or None."""
-    text = _decode(cursor)
+    text = decode_text(cursor)
     if text is None or not text.startswith("u"):
         return None
     stamp, _, user_id = text[1:].partition(".")
@@ -82,12 +70,12 @@ def decode_users_cursor(cursor: str) -> tuple[int, str] | None:
 
 def encode_feedback_cursor(rated_at: int, user_id: str, session_id: str, seq: int) -> str:
     """Return the cursor of the position after this rated reply."""
-    return _encode(f"f{rated_at}.{seq}.{len(session_id)}.{session_id}{user_id}")
+    return encode_text(f"f{rated_at}.{seq}.{len(session_id)}.{session_id}{user_id}")
 
 
 def decode_feedback_cursor(cursor: str) -> tuple[int, str, str, int] | None:
     """Return the (rated_at, user_id, session_id, seq) a /list_feedback cursor names."""
-    text = _decode(cursor)
+    text = decode_text(cursor)
     if text is None or not text.startswith("f"):
         return None
     parts = text[1:].split(".", 3)
@@ -118,24 +106,13 @@ def parse_timestamp(text: str) -> int | None:
     return (seconds + (day - 1) * 86_400) * 1000 + millis
 
 
-def _page(c: Any, req: Any, decode: Any) -> tuple[int, Any]:
-    limit = CONSOLE_LIMIT_DEFAULT if req.limit is None else req.limit
-    c.number("limit", limit, 1, CONSOLE_LIMIT_MAX)
-    after = None
-    if req.cursor:
-        after = decode(req.cursor)
-        if after is None:
-            c.bad("cursor: is not a cursor this server gave")
-    return limit, after
-
-
 def check_list_users(parsed: Parsed) -> tuple[str | None, int, tuple[int, str] | None]:
     """Return /list_users' query (None: every user), page size and keyset position."""
     req = parsed.fields()
     c = parsed.checker()
     if req.query is not None:
         c.text("query", req.query, USERS_QUERY_MAX)
-    limit, after = _page(c, req, decode_users_cursor)
+    limit, after = page(c, req, CONSOLE_LIMIT_DEFAULT, CONSOLE_LIMIT_MAX, decode_users_cursor)
     c.done()
     return req.query or None, limit, after
 
@@ -151,7 +128,7 @@ def check_list_feedback(parsed: Parsed) -> tuple[Any, int | None, int, Any]:
             c.bad(
                 "since: must be a UTC timestamp as created_at is written (2026-11-24T14:15:46.123Z)"
             )
-    limit, after = _page(c, req, decode_feedback_cursor)
+    limit, after = page(c, req, CONSOLE_LIMIT_DEFAULT, CONSOLE_LIMIT_MAX, decode_feedback_cursor)
     c.done()
     return req, since, limit, after
 

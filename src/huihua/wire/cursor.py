@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from huihua.wire.rules import SEQ_MAX, SESSION_ID_CHARS, SESSION_ID_MAX, TIMESTAMP_MAX
 
@@ -33,11 +33,16 @@ class Position(NamedTuple):
 
 def encode_cursor(at: int, session_id: str, *, pinned: bool = False) -> str:
     """Return the opaque cursor for the keyset position after this row."""
-    text = f"{_PINNED if pinned else ''}{at}.{session_id}"
+    return encode_text(f"{_PINNED if pinned else ''}{at}.{session_id}")
+
+
+def encode_text(text: str) -> str:
+    """Return ``text`` as an opaque cursor (URL-safe base64, unpadded)."""
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> str | None:
+def decode_text(cursor: str) -> str | None:
+    """Return the text of a cursor ``encode_text`` made; None if it is none."""
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -56,7 +61,7 @@ def encode_search_cursor(created_at: int, session_id: str, seq: int) -> str:
 
 def decode_search_cursor(cursor: str) -> tuple[int, str, int] | None:
     """Return the (created_at, session_id, seq) a search cursor names, or None."""
-    text = _decode(cursor)
+    text = decode_text(cursor)
     if text is None or not text.startswith("m"):
         return None
     try:
@@ -86,3 +91,16 @@ def decode_cursor(cursor: str) -> Position | None:
     if not SESSION_ID_CHARS.fullmatch(session_id) or len(session_id) > SESSION_ID_MAX:
         return None
     return Position(pinned, at, session_id)
+
+
+def page(c: Any, req: Any, default: int, most: int, decode: Any) -> tuple[int, Any]:
+    """Check a paged request's ``limit`` and ``cursor`` (``c`` a checks.Checker); return
+    the page size and the position the cursor names (None: the first page)."""
+    limit = default if req.limit is None else req.limit
+    c.number("limit", limit, 1, most)
+    after = None
+    if req.cursor:
+        after = decode(req.cursor)
+        if after is None:
+            c.bad("cursor: is not a cursor this server gave")
+    return limit, after
