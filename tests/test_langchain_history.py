@@ -133,6 +133,25 @@ def test_a_message_another_client_wrote_reads_as_langchain(client: Client, user:
     ]
 
 
+def test_tool_call_arguments_not_a_json_object_read_as_invalid_tool_calls(
+    client: Client, user: str
+) -> None:
+    calls = [
+        {"id": "c1", "name": "add", "arguments": '{"a": 1}'},
+        {"id": "c2", "name": "add", "arguments": "[1, 2]"},
+        {"id": "c3", "name": "add", "arguments": "{not json"},
+    ]
+    reply = client.add_chat(user_id=user, role="ai", msg="", tool_calls=calls)
+    (message,) = _history(client, user, reply.session_id).messages
+    assert isinstance(message, AIMessage)
+    good = {"name": "add", "args": {"a": 1}, "id": "c1", "type": "tool_call"}
+    assert message.tool_calls == [good]
+    assert [(c["id"], c["args"]) for c in message.invalid_tool_calls] == [
+        ("c2", "[1, 2]"),
+        ("c3", "{not json"),
+    ]
+
+
 CANNOT = {
     "an image as a data: URL": HumanMessage(
         [

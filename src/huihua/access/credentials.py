@@ -118,8 +118,9 @@ class Access:
         """Return who the request is from and its body (an absent ``user_id`` filled in from
         a user token); raise ok 3 for a bad credential, ok 7 over a rate limit.
 
-        ``spec`` is the endpoint (api.Endpoint): its request schema, whether the body was
-        decoded into it (``strict``), and whether it needs no credential (``public``).
+        ``spec`` is the endpoint (huihua.http.endpoint.Endpoint): its request schema,
+        whether the body was decoded into it (``strict``), and whether it needs no
+        credential (``public``).
         """
         if not self.on:
             if spec.operator and not _from_this_machine(scope):

@@ -2,9 +2,9 @@
 
 Every path — a POST endpoint, a GET route, an unknown path (404), a wrong method (405), an
 unexpected error — calls the app's observer once with ``(route, ok, status, seconds,
-request_id, who)``. The access log is one observer;
-metrics will be another. ``route`` is the endpoint's path, never a raw unknown path (a
-label must not grow with what clients send): an unknown path is :data:`UNKNOWN_ROUTE`.
+request_id, who)``. The access log is one observer, the metrics (metrics.py) another.
+``route`` is the endpoint's path, never a raw unknown path (a label must not grow with
+what clients send): an unknown path is :data:`UNKNOWN_ROUTE`.
 
 :func:`unexpected` is the one function that turns an error nobody expected into the ok 9
 the client gets, logging its types and stack (never its messages: logs.describe).
