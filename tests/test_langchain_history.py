@@ -2,7 +2,7 @@
 API.md §5.1 and back exactly; what huihua cannot keep raises ValueError with nothing
 written; a turn is one /add_chats (all or none, once however often it is sent); and
 LangChain's own RunnableWithMessageHistory over a fake chat model keeps its turns, sync and
-async, and raises a failed write once ``raise_history_errors`` is on.
+async (on either client), and raises a failed write once ``raise_history_errors`` is on.
 """
 
 from __future__ import annotations
@@ -261,6 +261,26 @@ def test_runnable_with_message_history_async_on_the_async_client(server: Api, us
     got = asyncio.run(main())
     assert [m.content for m in got] == ["first", "one", "second", "two"]
     assert len(seen.to("/add_chats")) == 2  # one call per turn
+
+
+def test_runnable_with_message_history_async_on_the_sync_client(
+    client: Client, user: str, seen: Seen
+) -> None:
+    history = _history(client, user)
+    chain = _chain({history.session_id: history}, ["one", "two"])
+    config = {"configurable": {"session_id": history.session_id}}
+
+    async def main() -> list[BaseMessage]:
+        await chain.ainvoke({"question": "first"}, config=config)
+        await chain.ainvoke({"question": "second"}, config=config)
+        got = await history.aget_messages()
+        await history.aclear()
+        return got
+
+    got = asyncio.run(main())
+    assert [m.content for m in got] == ["first", "one", "second", "two"]
+    assert len(seen.to("/add_chats")) == 2  # one call per turn, in a thread
+    assert history.messages == []
 
 
 @pytest.fixture
