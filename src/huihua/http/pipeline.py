@@ -28,7 +28,8 @@ from huihua.wire.parse import parse_body
 from huihua.wire.replies import error_body
 
 if TYPE_CHECKING:
-    from huihua.http.endpoints import Context, Endpoint
+    from huihua.http.context import Context
+    from huihua.http.endpoint import Endpoint
 
 HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
 # The same headers as raw ASGI pairs, for the POST endpoints that skip Starlette.
