@@ -21,11 +21,14 @@ import msgspec
 
 from huihua.client.asking import Asking, AsyncAsking
 from huihua.client.calls import Call, Done, Policy, Retry
-from huihua.client.endpoints import ENDPOINTS, Endpoint
+from huihua.client.endpoints import BY_NAME, ENDPOINTS, Endpoint
 from huihua.client.streams import IDLE_TIMEOUT
 from huihua.wire.replies import ChatOut, HealthReply, SessionOut
 
 _TIMEOUT = 30.0
+
+# The pages sessions() and messages() walk (their methods are made below, out of mypy's sight).
+_NAMES, _INFO = BY_NAME["query_session_names"], BY_NAME["query_session_info"]
 
 
 def _headers(service_key: str | None, token: str | None) -> dict[str, str]:
@@ -107,7 +110,7 @@ class Client(Asking):
         a time."""
         pages = _Pages("sessions", {"user_id": user_id, "limit": limit})
         while not pages.done:
-            yield from pages.take(self.query_session_names(**pages.next_fields()))
+            yield from pages.take(self.call(_NAMES, pages.next_fields()))
 
     def messages(
         self, *, session_id: str, user_id: str | None = None, limit: int | None = None
@@ -115,7 +118,7 @@ class Client(Asking):
         """Yield a session's messages, newest first, scrolling back a page at a time."""
         pages = _Pages("messages", {"user_id": user_id, "session_id": session_id, "limit": limit})
         while not pages.done:
-            yield from pages.take(self.query_session_info(**pages.next_fields()))
+            yield from pages.take(self.call(_INFO, pages.next_fields()))
 
     def close(self) -> None:
         self.http.close()
@@ -176,7 +179,7 @@ class AsyncClient(AsyncAsking):
         a time."""
         pages = _Pages("sessions", {"user_id": user_id, "limit": limit})
         while not pages.done:
-            for session in pages.take(await self.query_session_names(**pages.next_fields())):
+            for session in pages.take(await self.call(_NAMES, pages.next_fields())):
                 yield session
 
     async def messages(
@@ -185,7 +188,7 @@ class AsyncClient(AsyncAsking):
         """Yield a session's messages, newest first, scrolling back a page at a time."""
         pages = _Pages("messages", {"user_id": user_id, "session_id": session_id, "limit": limit})
         while not pages.done:
-            for chat in pages.take(await self.query_session_info(**pages.next_fields())):
+            for chat in pages.take(await self.call(_INFO, pages.next_fields())):
                 yield chat
 
     async def aclose(self) -> None:
