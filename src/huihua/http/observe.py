@@ -13,7 +13,8 @@ the client gets, logging its types and stack (never its messages: logs.describe)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import Protocol
 
 from huihua import logs
 from huihua.errors import InternalError
@@ -23,8 +24,22 @@ log = logging.getLogger("huihua")
 UNKNOWN_ROUTE = "(unknown)"
 CLIENT_GONE = 499  # nginx's status for a client that left before its reply
 
-# observer(route, ok, status, seconds, request_id, who); ok None: no reply was made.
-Observer = Callable[[str, "int | None", int, float, "str | None", str], None]
+
+class Observer(Protocol):
+    """observer(route, ok, status, seconds, request_id, who); ok None: no reply was made.
+    A path that knows no caller (a refusal, a GET route) leaves ``who`` out (``-``), one
+    without a request id leaves that out too."""
+
+    def __call__(
+        self,
+        route: str,
+        ok: int | None,
+        status: int,
+        seconds: float,
+        request_id: str | None = None,
+        who: str = "-",
+        /,
+    ) -> None: ...
 
 
 class AccessLogObserver:
