@@ -25,6 +25,10 @@ CHECKED = [
     "access",
     "wechat",
     "commands",
+    "logs.py",
+    "cli.py",
+    "__main__.py",
+    "service",
 ]
 
 
