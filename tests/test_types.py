@@ -29,6 +29,7 @@ CHECKED = [
     "cli.py",
     "__main__.py",
     "service",
+    "http",
 ]
 
 

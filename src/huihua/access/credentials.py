@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import ipaddress
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from huihua.config import Settings
 from huihua.errors import Forbidden, RateLimited, Unauthenticated
 from huihua.wire.parse import Parsed, parse_body
 
-Scope = dict[str, Any]  # an ASGI connection scope
+Scope = MutableMapping[str, Any]  # an ASGI connection scope (Starlette's type)
 NonceLookup = Callable[[str], Awaitable[str | None]]
 
 CREDENTIAL_MAX = 4096

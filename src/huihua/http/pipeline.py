@@ -59,7 +59,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     message = await receive()
     if message["type"] != "http.request":
         raise ClientGone
-    body = message.get("body", b"")
+    body: bytes = message.get("body", b"")
     if not message.get("more_body", False):  # the whole body in one message: the usual case
         if len(body) > limit:
             raise _too_large(limit)
@@ -177,8 +177,8 @@ class PostEndpoint:
             await asyncio.wait({pump, left, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not pump.done():
                 ok = None  # the client left, or the server stops: it follows again later
-            elif pump.exception() is not None:
-                unexpected(pump.exception(), request_id, self.path)  # logged; the stream ends
+            elif (error := pump.exception()) is not None:
+                unexpected(error, request_id, self.path)  # logged; the stream ends
                 ok = None
         finally:
             for waiting in (pump, left, stopping):
