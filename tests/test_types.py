@@ -1,7 +1,7 @@
-"""mypy, strict as pyproject.toml's [tool.mypy] sets it, finds nothing in the modules listed.
+"""mypy, strict as pyproject.toml's [tool.mypy] sets it, finds nothing in src/huihua but the
+files still listed in NOT_YET (issue 27: the aim is none).
 
-The list grows as modules are made to pass (issue 27: all of src/huihua). Imports of
-modules not yet listed are followed for their types, their own errors not reported.
+Imports of those files are followed for their types, their own errors not reported.
 """
 
 from __future__ import annotations
@@ -12,25 +12,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "huihua"
-# Strict-clean, by part of huihua; a part leaves this list only by joining the whole.
-CHECKED = [
-    "__init__.py",
-    "errors.py",
-    "ids.py",
-    "timestamps.py",
-    "wire",
-    "config",
-    "relay",
-    "client",
-    "access",
-    "wechat",
-    "commands",
-    "logs.py",
-    "cli.py",
-    "__main__.py",
-    "service",
-    "http",
-]
+# Not yet strict-clean, each with why; a file leaves this list once mypy passes it.
+NOT_YET = {
+    # The histories call the client's methods, which clients.py attaches at run time from
+    # the endpoint table: mypy sees none until they are written out with real parameters.
+    "langchain/history.py",
+    "llamaindex/store.py",
+    "llamaindex/convert.py",
+    # Search (its own issue): byte orders typed as str, bind arrays not annotated.
+    "store/signature.py",
+    "store/queries/search.py",
+    "store/queries/digests.py",
+}
+
+
+def _checked() -> list[Path]:
+    files = sorted(SRC.rglob("*.py"))  # the migrations' versions/ among them
+    return [p for p in files if p.relative_to(SRC).as_posix() not in NOT_YET]
+
+
+def test_not_yet_names_real_files() -> None:
+    assert {p for p in NOT_YET if not (SRC / p).is_file()} == set()
 
 
 def test_mypy_strict_is_clean(tmp_path: Path) -> None:
@@ -44,7 +46,7 @@ def test_mypy_strict_is_clean(tmp_path: Path) -> None:
             "--follow-imports=silent",
             "--cache-dir",
             str(tmp_path / "cache"),
-            *(str(SRC / name) for name in CHECKED),
+            *map(str, _checked()),
         ],
         cwd=ROOT,
         capture_output=True,
