@@ -18,7 +18,6 @@ NOT_YET = {
     # the endpoint table: mypy sees none until they are written out with real parameters.
     "langchain/history.py",
     "llamaindex/store.py",
-    "llamaindex/convert.py",
     # Search (its own issue): byte orders typed as str, bind arrays not annotated.
     "store/signature.py",
     "store/queries/search.py",
