@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
@@ -26,6 +26,12 @@ from huihua.client.streams import IDLE_TIMEOUT
 from huihua.wire.replies import ChatOut, HealthReply, SessionOut
 
 _TIMEOUT = 30.0
+
+if TYPE_CHECKING:  # the endpoint methods, attached at the end of this module, as typed
+    from huihua.client.methods_async import AsyncMethods
+    from huihua.client.methods_sync import SyncMethods
+else:
+    AsyncMethods = SyncMethods = object
 
 # The pages sessions() and messages() walk (their methods are made below, out of mypy's sight).
 _NAMES, _INFO = BY_NAME["query_session_names"], BY_NAME["query_session_info"]
@@ -61,7 +67,7 @@ class _Pages:
         return chats
 
 
-class Client(Asking):
+class Client(Asking, SyncMethods):
     """A blocking client. Use it as a context manager, or call ``close()``."""
 
     def __init__(
@@ -130,7 +136,7 @@ class Client(Asking):
         self.close()
 
 
-class AsyncClient(AsyncAsking):
+class AsyncClient(AsyncAsking, AsyncMethods):
     """The same as :class:`Client`, for asyncio: every method is a coroutine."""
 
     def __init__(
