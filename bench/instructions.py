@@ -30,7 +30,8 @@ MODES = {"add": "add_chat", "read": "query_session_info(50)"}
 
 def instructions(src: Path, mode: str, n: int) -> int:
     """Return the instructions valgrind counted for one in-process run of ``n`` requests."""
-    python = os.path.realpath(sys.executable)  # the interpreter itself, not a shim script
+    # sys.executable as is: its realpath would leave a virtual environment (and its packages)
+    python = sys.executable
     result = subprocess.run(
         [
             "valgrind",

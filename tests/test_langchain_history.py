@@ -2,7 +2,7 @@
 API.md §5.1 and back exactly; what huihua cannot keep raises ValueError with nothing
 written; a turn is one /add_chats (all or none, once however often it is sent); and
 LangChain's own RunnableWithMessageHistory over a fake chat model keeps its turns, sync and
-async, and raises a failed write once ``raise_history_errors`` is on.
+async (on either client), and raises a failed write once ``raise_history_errors`` is on.
 """
 
 from __future__ import annotations
@@ -133,6 +133,25 @@ def test_a_message_another_client_wrote_reads_as_langchain(client: Client, user:
     ]
 
 
+def test_tool_call_arguments_not_a_json_object_read_as_invalid_tool_calls(
+    client: Client, user: str
+) -> None:
+    calls = [
+        {"id": "c1", "name": "add", "arguments": '{"a": 1}'},
+        {"id": "c2", "name": "add", "arguments": "[1, 2]"},
+        {"id": "c3", "name": "add", "arguments": "{not json"},
+    ]
+    reply = client.add_chat(user_id=user, role="ai", msg="", tool_calls=calls)
+    (message,) = _history(client, user, reply.session_id).messages
+    assert isinstance(message, AIMessage)
+    good = {"name": "add", "args": {"a": 1}, "id": "c1", "type": "tool_call"}
+    assert message.tool_calls == [good]
+    assert [(c["id"], c["args"]) for c in message.invalid_tool_calls] == [
+        ("c2", "[1, 2]"),
+        ("c3", "{not json"),
+    ]
+
+
 CANNOT = {
     "an image as a data: URL": HumanMessage(
         [
@@ -242,6 +261,26 @@ def test_runnable_with_message_history_async_on_the_async_client(server: Api, us
     got = asyncio.run(main())
     assert [m.content for m in got] == ["first", "one", "second", "two"]
     assert len(seen.to("/add_chats")) == 2  # one call per turn
+
+
+def test_runnable_with_message_history_async_on_the_sync_client(
+    client: Client, user: str, seen: Seen
+) -> None:
+    history = _history(client, user)
+    chain = _chain({history.session_id: history}, ["one", "two"])
+    config = {"configurable": {"session_id": history.session_id}}
+
+    async def main() -> list[BaseMessage]:
+        await chain.ainvoke({"question": "first"}, config=config)
+        await chain.ainvoke({"question": "second"}, config=config)
+        got = await history.aget_messages()
+        await history.aclear()
+        return got
+
+    got = asyncio.run(main())
+    assert [m.content for m in got] == ["first", "one", "second", "two"]
+    assert len(seen.to("/add_chats")) == 2  # one call per turn, in a thread
+    assert history.messages == []
 
 
 @pytest.fixture

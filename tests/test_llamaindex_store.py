@@ -127,6 +127,9 @@ CANNOT = {
     "extras over meta's limit": ChatMessage(
         role="user", content="x", additional_kwargs={"blob": "x" * 9000}
     ),
+    "a tool call without an id": ChatMessage(
+        role="assistant", blocks=[ToolCallBlock(tool_name="multiply", tool_kwargs={"a": 6})]
+    ),
 }
 
 

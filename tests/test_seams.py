@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import create_engine, insert
 
 import huihua.service
+from huihua.http.endpoint import Streamed
 from huihua.http.endpoints import ENDPOINTS, Context, Endpoint
-from huihua.http.pipeline import Streamed
 from huihua.service.idempotency import Idempotency, State, WriteCall
 from huihua.store import queries as q
 from huihua.store.tables import chat_messages, chat_sessions

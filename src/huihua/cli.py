@@ -109,7 +109,8 @@ def serve(**options: Any) -> None:
     """
     import uvicorn
 
-    from huihua.store import StoreError, store_kind, verify
+    from huihua.store import StoreError, verify
+    from huihua.store.engine import store_kind
 
     settings = _settings(**options)
     _configure_logging(settings.log_level)

@@ -22,8 +22,12 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 class BatchedStderrHandler(logging.Handler):
     """Writes formatted records to a stream in batches (see the module docstring)."""
 
-    def __init__(self, stream: TextIO | None = None, capacity: int = 256, interval: float = 0.2):
+    def __init__(
+        self, stream: TextIO | None = None, capacity: int = 256, interval: float = 0.2
+    ) -> None:
         super().__init__()
+        assert self.lock is not None  # Handler.__init__ made it (createLock)
+        self._held = self.lock  # the lock Handler.handle holds around emit
         self.stream = stream if stream is not None else sys.stderr
         self.capacity = capacity
         self._lines: list[str] = []
@@ -46,7 +50,7 @@ class BatchedStderrHandler(logging.Handler):
         formatter = self.formatter
         assert isinstance(formatter, Formatter)
         line = f"{formatter.stamp(created)} {levelname} {name} {message}"
-        with self.lock:
+        with self._held:
             self._lines.append(line)
             if len(self._lines) >= self.capacity:
                 self._write()
@@ -59,7 +63,7 @@ class BatchedStderrHandler(logging.Handler):
             self.stream.flush()
 
     def flush(self) -> None:
-        with self.lock:
+        with self._held:
             self._write()
 
     def _flush_every(self, interval: float) -> None:

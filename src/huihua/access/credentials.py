@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import ipaddress
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from huihua.config import Settings
 from huihua.errors import Forbidden, RateLimited, Unauthenticated
 from huihua.wire.parse import Parsed, parse_body
 
-Scope = dict[str, Any]  # an ASGI connection scope
+Scope = MutableMapping[str, Any]  # an ASGI connection scope (Starlette's type)
 NonceLookup = Callable[[str], Awaitable[str | None]]
 
 CREDENTIAL_MAX = 4096
@@ -118,8 +118,9 @@ class Access:
         """Return who the request is from and its body (an absent ``user_id`` filled in from
         a user token); raise ok 3 for a bad credential, ok 7 over a rate limit.
 
-        ``spec`` is the endpoint (api.Endpoint): its request schema, whether the body was
-        decoded into it (``strict``), and whether it needs no credential (``public``).
+        ``spec`` is the endpoint (huihua.http.endpoint.Endpoint): its request schema,
+        whether the body was decoded into it (``strict``), and whether it needs no
+        credential (``public``).
         """
         if not self.on:
             if spec.operator and not _from_this_machine(scope):

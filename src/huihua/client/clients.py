@@ -14,18 +14,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
 
 from huihua.client.asking import Asking, AsyncAsking
 from huihua.client.calls import Call, Done, Policy, Retry
-from huihua.client.endpoints import ENDPOINTS, Endpoint
+from huihua.client.endpoints import BY_NAME, ENDPOINTS, Endpoint
 from huihua.client.streams import IDLE_TIMEOUT
 from huihua.wire.replies import ChatOut, HealthReply, SessionOut
 
 _TIMEOUT = 30.0
+
+if TYPE_CHECKING:  # the endpoint methods, attached at the end of this module, as typed
+    from huihua.client.methods_async import AsyncMethods
+    from huihua.client.methods_sync import SyncMethods
+else:
+    AsyncMethods = SyncMethods = object
+
+# The pages sessions() and messages() walk (their methods are made below, out of mypy's sight).
+_NAMES, _INFO = BY_NAME["query_session_names"], BY_NAME["query_session_info"]
 
 
 def _headers(service_key: str | None, token: str | None) -> dict[str, str]:
@@ -58,7 +67,7 @@ class _Pages:
         return chats
 
 
-class Client(Asking):
+class Client(Asking, SyncMethods):
     """A blocking client. Use it as a context manager, or call ``close()``."""
 
     def __init__(
@@ -107,7 +116,7 @@ class Client(Asking):
         a time."""
         pages = _Pages("sessions", {"user_id": user_id, "limit": limit})
         while not pages.done:
-            yield from pages.take(self.query_session_names(**pages.next_fields()))
+            yield from pages.take(self.call(_NAMES, pages.next_fields()))
 
     def messages(
         self, *, session_id: str, user_id: str | None = None, limit: int | None = None
@@ -115,7 +124,7 @@ class Client(Asking):
         """Yield a session's messages, newest first, scrolling back a page at a time."""
         pages = _Pages("messages", {"user_id": user_id, "session_id": session_id, "limit": limit})
         while not pages.done:
-            yield from pages.take(self.query_session_info(**pages.next_fields()))
+            yield from pages.take(self.call(_INFO, pages.next_fields()))
 
     def close(self) -> None:
         self.http.close()
@@ -127,7 +136,7 @@ class Client(Asking):
         self.close()
 
 
-class AsyncClient(AsyncAsking):
+class AsyncClient(AsyncAsking, AsyncMethods):
     """The same as :class:`Client`, for asyncio: every method is a coroutine."""
 
     def __init__(
@@ -176,7 +185,7 @@ class AsyncClient(AsyncAsking):
         a time."""
         pages = _Pages("sessions", {"user_id": user_id, "limit": limit})
         while not pages.done:
-            for session in pages.take(await self.query_session_names(**pages.next_fields())):
+            for session in pages.take(await self.call(_NAMES, pages.next_fields())):
                 yield session
 
     async def messages(
@@ -185,7 +194,7 @@ class AsyncClient(AsyncAsking):
         """Yield a session's messages, newest first, scrolling back a page at a time."""
         pages = _Pages("messages", {"user_id": user_id, "session_id": session_id, "limit": limit})
         while not pages.done:
-            for chat in pages.take(await self.query_session_info(**pages.next_fields())):
+            for chat in pages.take(await self.call(_INFO, pages.next_fields())):
                 yield chat
 
     async def aclose(self) -> None:

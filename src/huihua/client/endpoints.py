@@ -1,14 +1,15 @@
 """The one table of the client: each endpoint of docs/api.md as (method, path, fields, reply).
 
 ``Client`` and ``AsyncClient`` get a method per row, named as the endpoint; an endpoint the
-contract adds is one line here. ``fields`` are the request's fields (besides
-``request_id``, which every call takes); None takes any field (``add_user``'s further
-profile fields). ``reply`` names the reply struct of huihua.wire.replies; one the wire
-package does not have yet (its endpoint is not on the server yet either, and answers ok 2)
-is decoded as a dict. The methods of §8's three rows are written out, with their fields as
-keyword parameters (asking.py): /ask_ai and /follow_reply answer a stream of events
-(streams.py); /ask_ai's ``reply`` is start's data, which it answers alone with
-``stream: false``.
+contract adds is one line here (and ``python3 -m tests.test_client_methods`` writes the
+methods' signatures for mypy and editors: methods_sync.py, methods_async.py). ``fields``
+are the request's fields (besides ``request_id``, which every call takes); None takes any
+field (``add_user``'s further profile fields). ``reply`` names the reply struct of
+huihua.wire.replies; one the wire package does not have yet (its endpoint is not on the
+server yet either, and answers ok 2) is decoded as a dict. The methods of §8's three rows
+are written out, with their fields as keyword parameters (asking.py): /ask_ai and
+/follow_reply answer a stream of events (streams.py); /ask_ai's ``reply`` is start's data,
+which it answers alone with ``stream: false``.
 """
 
 from __future__ import annotations

@@ -368,4 +368,5 @@ class Settings:
 
 def help_of(name: str) -> str:
     """Return the help line of the setting ``name``."""
-    return next(f.metadata["help"] for f in fields(Settings) if f.name == name)
+    help_line: str = next(f.metadata["help"] for f in fields(Settings) if f.name == name)
+    return help_line

@@ -341,7 +341,8 @@ def create_app(
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
         started = time.perf_counter()
         request_id = new_id()
-        allow = exc.headers.get("Allow", "") if isinstance(exc, HTTPException) else ""
+        headers = exc.headers if isinstance(exc, HTTPException) else None
+        allow = (headers or {}).get("Allow", "")
         error = MethodNotAllowed(f"method: {request.method} is not allowed here; use {allow}")
         response = _failure(request_id, error)
         if allow:

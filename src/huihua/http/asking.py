@@ -9,7 +9,7 @@ from __future__ import annotations
 from huihua import service
 from huihua.access.credentials import Principal
 from huihua.http.context import Context, write_call
-from huihua.http.pipeline import EventStream
+from huihua.http.endpoint import EventStream
 from huihua.wire import checks as v
 from huihua.wire.parse import Parsed
 

@@ -8,12 +8,13 @@ endpoints.py appends :data:`ENDPOINTS` to the one endpoint table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from huihua import service
 from huihua.access.credentials import Principal
 from huihua.http.context import Context
-from huihua.http.endpoint import Endpoint
+from huihua.http.endpoint import Endpoint, Handler
 from huihua.wire import console as wc
 from huihua.wire import replies as rp
 from huihua.wire import requests as rq
@@ -47,7 +48,9 @@ async def usage_stats(ctx: Context, parsed: Parsed, who: Principal) -> Any:
 
 
 # (path, summary, request, reply, handler, example): Endpoint's first fields.
-_ROWS: tuple[tuple[Any, ...], ...] = (
+_Row = tuple[str, str, type[rq.Request], type[rp.Envelope], Handler, Mapping[str, Any]]
+# path, summary, request, reply, handler, example: Endpoint's first six fields
+_ROWS: tuple[_Row, ...] = (
     (
         "/list_users",
         "Operator: users newest first (a prefix of the id, or text in the name), with their "

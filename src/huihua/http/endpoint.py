@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,34 @@ from huihua.wire import replies as rp
 from huihua.wire import requests as rq
 from huihua.wire.parse import Parsed
 
-Reply = bytes | msgspec.Struct  # or pipeline.Streamed
+
+class Streamed:
+    """A reply body made while it is sent: the chunks of one JSON document, in order.
+
+    The status is 200 and the envelope's ``ok`` 0 from the first chunk on, so the work
+    that can fail with an ok code must be done before the first chunk is yielded. An error
+    after that ends the body short (the client sees JSON cut off) and is logged.
+    """
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, chunks: AsyncGenerator[bytes, None]) -> None:
+        self.chunks = chunks
+
+
+class EventStream:
+    """A reply as Server-Sent Events (docs/api.md §8.2): frames sent as they are made, until the
+    last, the client leaves, or the server stops (``stopping`` set)."""
+
+    __slots__ = ("frames",)
+
+    def __init__(self, frames: AsyncIterator[bytes]) -> None:
+        self.frames = frames
+
+
+# What a handler returns: encoded JSON, a struct to encode, or a body sent as it is made
+# (pipeline.py sends each).
+Reply = bytes | msgspec.Struct | Streamed | EventStream
 Handler = Callable[[Context, Parsed, Principal], Awaitable[Reply]]
 
 

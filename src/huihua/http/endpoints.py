@@ -13,8 +13,7 @@ from huihua.access.credentials import Principal
 from huihua.http import console_endpoints
 from huihua.http.asking import ask_ai, follow_reply, stop_reply
 from huihua.http.context import Context, write_call
-from huihua.http.endpoint import Endpoint, Handler, Reply
-from huihua.http.pipeline import Streamed
+from huihua.http.endpoint import Endpoint, Handler, Reply, Streamed
 from huihua.timestamps import rfc3339
 from huihua.wire import checks as v
 from huihua.wire import replies as rp

@@ -101,7 +101,8 @@ def multiprocess_dir() -> str | None:
 
 def new_metrics() -> LocalMetrics | SharedMetrics:
     """Return the app's metrics: shared by the workers in multiprocess mode, else local."""
-    return SharedMetrics(multiprocess_dir()) if multiprocess_dir() else LocalMetrics()
+    folder = multiprocess_dir()
+    return SharedMetrics(folder) if folder else LocalMetrics()
 
 
 class _Route:
@@ -194,7 +195,8 @@ class LocalMetrics:
 
 
 def _buckets(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, int]]:
-    les = [*(floatToGoString(float(b)) for b in bounds), "+Inf"]
+    # prometheus-client leaves floatToGoString and MultiProcessCollector unannotated
+    les = [*(floatToGoString(float(b)) for b in bounds), "+Inf"]  # type: ignore[no-untyped-call]
     return list(zip(les, accumulate(counts), strict=True))
 
 
@@ -263,5 +265,5 @@ class SharedMetrics:
     def scrape(self) -> bytes:
         """Return every worker's metrics, added up, in Prometheus' text format."""
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=self._folder)
+        MultiProcessCollector(registry, path=self._folder)  # type: ignore[no-untyped-call]
         return generate_latest(registry)

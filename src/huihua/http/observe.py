@@ -2,9 +2,9 @@
 
 Every path — a POST endpoint, a GET route, an unknown path (404), a wrong method (405), an
 unexpected error — calls the app's observer once with ``(route, ok, status, seconds,
-request_id, who)``. The access log is one observer;
-metrics will be another. ``route`` is the endpoint's path, never a raw unknown path (a
-label must not grow with what clients send): an unknown path is :data:`UNKNOWN_ROUTE`.
+request_id, who)``. The access log is one observer, the metrics (metrics.py) another.
+``route`` is the endpoint's path, never a raw unknown path (a label must not grow with
+what clients send): an unknown path is :data:`UNKNOWN_ROUTE`.
 
 :func:`unexpected` is the one function that turns an error nobody expected into the ok 9
 the client gets, logging its types and stack (never its messages: logs.describe).
@@ -13,7 +13,8 @@ the client gets, logging its types and stack (never its messages: logs.describe)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import Protocol
 
 from huihua import logs
 from huihua.errors import InternalError
@@ -23,8 +24,22 @@ log = logging.getLogger("huihua")
 UNKNOWN_ROUTE = "(unknown)"
 CLIENT_GONE = 499  # nginx's status for a client that left before its reply
 
-# observer(route, ok, status, seconds, request_id, who); ok None: no reply was made.
-Observer = Callable[[str, "int | None", int, float, "str | None", str], None]
+
+class Observer(Protocol):
+    """observer(route, ok, status, seconds, request_id, who); ok None: no reply was made.
+    A path that knows no caller (a refusal, a GET route) leaves ``who`` out (``-``), one
+    without a request id leaves that out too."""
+
+    def __call__(
+        self,
+        route: str,
+        ok: int | None,
+        status: int,
+        seconds: float,
+        request_id: str | None = None,
+        who: str = "-",
+        /,
+    ) -> None: ...
 
 
 class AccessLogObserver:

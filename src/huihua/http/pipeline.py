@@ -15,20 +15,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from starlette.types import Receive, Scope, Send
 
 from huihua.errors import HuihuaError, TooLarge
+from huihua.http.endpoint import Endpoint, EventStream, Streamed
 from huihua.http.observe import CLIENT_GONE, Observer, unexpected
 from huihua.ids import new_id
 from huihua.wire.parse import parse_body
 from huihua.wire.replies import error_body
 
 if TYPE_CHECKING:
-    from huihua.http.endpoints import Context, Endpoint
+    from huihua.http.context import Context
 
 HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
 # The same headers as raw ASGI pairs, for the POST endpoints that skip Starlette.
@@ -37,30 +38,6 @@ _JSON_HEADERS = [
     *((name.encode(), value.encode()) for name, value in HEADERS.items()),
 ]
 _encode = msgspec.json.Encoder().encode
-
-
-class Streamed:
-    """A reply body made while it is sent: the chunks of one JSON document, in order.
-
-    The status is 200 and the envelope's ``ok`` 0 from the first chunk on, so the work
-    that can fail with an ok code must be done before the first chunk is yielded. An error
-    after that ends the body short (the client sees JSON cut off) and is logged.
-    """
-
-    __slots__ = ("chunks",)
-
-    def __init__(self, chunks: AsyncGenerator[bytes, None]) -> None:
-        self.chunks = chunks
-
-
-class EventStream:
-    """A reply as Server-Sent Events (docs/api.md §8.2): frames sent as they are made, until the
-    last, the client leaves, or the server stops (``stopping`` set)."""
-
-    __slots__ = ("frames",)
-
-    def __init__(self, frames: AsyncIterator[bytes]) -> None:
-        self.frames = frames
 
 
 _EVENT_HEADERS = [
@@ -82,7 +59,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     message = await receive()
     if message["type"] != "http.request":
         raise ClientGone
-    body = message.get("body", b"")
+    body: bytes = message.get("body", b"")
     if not message.get("more_body", False):  # the whole body in one message: the usual case
         if len(body) > limit:
             raise _too_large(limit)
@@ -200,8 +177,8 @@ class PostEndpoint:
             await asyncio.wait({pump, left, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not pump.done():
                 ok = None  # the client left, or the server stops: it follows again later
-            elif pump.exception() is not None:
-                unexpected(pump.exception(), request_id, self.path)  # logged; the stream ends
+            elif (error := pump.exception()) is not None:
+                unexpected(error, request_id, self.path)  # logged; the stream ends
                 ok = None
         finally:
             for waiting in (pump, left, stopping):

@@ -54,9 +54,8 @@ class HuihuaProtocol(HttpToolsProtocol):
 
     def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
-        self._head_timeout, self._body_timeout = getattr(
-            config, "huihua_timeouts", DEFAULT_TIMEOUTS
-        )
+        timeouts: tuple[float, float] = getattr(config, "huihua_timeouts", DEFAULT_TIMEOUTS)
+        self._head_timeout, self._body_timeout = timeouts
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
 

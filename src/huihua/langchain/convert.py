@@ -192,19 +192,11 @@ def from_chat(chat: Any) -> BaseMessage:
     if chat.role == "ai":
         if chat.reasoning:
             common["additional_kwargs"][_REASONING] = chat.reasoning
-        calls = [
-            {
-                "name": c["name"],
-                "args": json.loads(c["arguments"]),
-                "id": c["id"],
-                "type": "tool_call",
-            }
-            for c in chat.tool_calls or []
-        ]
+        calls, invalid = _tool_calls(chat.tool_calls or [])
         return AIMessage(
             **common,
             tool_calls=calls,
-            invalid_tool_calls=extra.get("invalid_tool_calls", []),
+            invalid_tool_calls=extra.get("invalid_tool_calls", []) + invalid,
             usage_metadata=extra.get("usage_metadata"),
         )
     if chat.role == "system":

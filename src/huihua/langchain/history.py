@@ -21,7 +21,10 @@ class HuihuaChatMessageHistory(BaseChatMessageHistory):
     ``client`` is a :class:`huihua.client.Client` (the sync methods) or an
     :class:`~huihua.client.AsyncClient` (the async ones: ``aget_messages``,
     ``aadd_messages``, ``aclear``, natively, with no thread); give ``async_client`` as
-    well to have both. The user must exist (the back end's ``add_user``); the session is
+    well to have both. With a sync client alone the async methods run the sync ones in a
+    thread, as LangChain's ``BaseChatMessageHistory`` does (so
+    ``RunnableWithMessageHistory.ainvoke`` works); with an async client alone the sync
+    methods raise TypeError. The user must exist (the back end's ``add_user``); the session is
     made by the first write.
 
     ``add_messages`` writes the messages as one ``/add_chats`` call: all or none, retried
@@ -62,11 +65,6 @@ class HuihuaChatMessageHistory(BaseChatMessageHistory):
             raise TypeError("this history has an AsyncClient: use the a-methods")
         return self.client
 
-    def _async(self) -> AsyncClient:
-        if self.async_client is None:
-            raise TypeError("this history has no AsyncClient: use the sync methods")
-        return self.async_client
-
     def _turn(self, messages: Sequence[BaseMessage]) -> dict[str, Any]:
         check_turn_size(len(messages))
         chats = [
@@ -86,9 +84,11 @@ class HuihuaChatMessageHistory(BaseChatMessageHistory):
 
     async def aget_messages(self) -> list[BaseMessage]:
         """The session's messages, oldest first ([] when it does not exist)."""
+        if self.async_client is None:  # a sync client alone: its method, in a thread
+            return await super().aget_messages()
         chats = []
         try:
-            async for chat in self._async().messages(
+            async for chat in self.async_client.messages(
                 user_id=self.user_id, session_id=self.session_id
             ):
                 chats.append(chat)
@@ -103,8 +103,10 @@ class HuihuaChatMessageHistory(BaseChatMessageHistory):
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Write ``messages`` at the end of the session, all or none (one /add_chats)."""
-        if messages:
-            await self._async().add_chats(**self._turn(messages))
+        if self.async_client is None:
+            await super().aadd_messages(messages)
+        elif messages:
+            await self.async_client.add_chats(**self._turn(messages))
 
     def clear(self) -> None:
         """Delete the session and its messages (nothing to do when there is none)."""
@@ -113,7 +115,10 @@ class HuihuaChatMessageHistory(BaseChatMessageHistory):
 
     async def aclear(self) -> None:
         """Delete the session and its messages (nothing to do when there is none)."""
+        if self.async_client is None:
+            await super().aclear()
+            return
         with contextlib.suppress(errors.NotFound):
-            await self._async().delete_specific_session(
+            await self.async_client.delete_specific_session(
                 user_id=self.user_id, session_id=self.session_id
             )

@@ -68,6 +68,8 @@ def to_chat(message: ChatMessage, where: str, meta_max: int) -> dict[str, Any]:
             rest = block.model_dump(exclude={"block_type", "content"})
             shapes.append({"thinking": rest})
         elif isinstance(block, ToolCallBlock):
+            if block.tool_call_id is None:  # the contract's tool call has an id (ok 1)
+                raise ValueError(f"{where}: a tool call without a tool_call_id")
             kwargs = block.tool_kwargs
             arguments = kwargs if isinstance(kwargs, str) else json.dumps(kwargs)
             calls.append(

@@ -46,15 +46,16 @@ class HuihuaChatStore(BaseChatStore):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     user_id: str
-    client: Any = Field(default=None, exclude=True)
-    async_client: Any = Field(default=None, exclude=True)
+    client: Client | None = Field(default=None, exclude=True)
+    async_client: AsyncClient | None = Field(default=None, exclude=True)
     meta_max_bytes: int = META_MAX_BYTES
 
     def __init__(self, *, user_id: str, client: Client | AsyncClient, **kwargs: Any) -> None:
         if isinstance(client, AsyncClient):
             kwargs.setdefault("async_client", client)
             client = None  # type: ignore[assignment]
-        super().__init__(user_id=user_id, client=client, **kwargs)
+        # mypy sees BaseChatStore's fields in pydantic's __init__, not this subclass's
+        super().__init__(user_id=user_id, client=client, **kwargs)  # type: ignore[call-arg]
 
     @classmethod
     def class_name(cls) -> str:
@@ -74,7 +75,7 @@ class HuihuaChatStore(BaseChatStore):
         chats = [to_chat(m, f"message {i}", self.meta_max_bytes) for i, m in enumerate(messages)]
         return [chats[i : i + CHATS_PER_CALL_MAX] for i in range(0, len(chats), CHATS_PER_CALL_MAX)]
 
-    def _ids(self, key: str) -> dict[str, str]:
+    def _ids(self, key: str) -> dict[str, Any]:
         return {"user_id": self.user_id, "session_id": key}
 
     # -- sync ---------------------------------------------------------------------------

@@ -15,11 +15,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 log = logging.getLogger("huihua.relay")
+# A Redis stream's entries as XRANGE returns them (bytes: the client does not decode).
+_Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
 PING = b": ping\n\n"
 KEEP_AFTER_DONE_S = 300  # a finished reply's events stay this long (here and in Redis)
@@ -145,7 +148,8 @@ class SharedEvents:
     async def read(self, key: str, after: int) -> list[tuple[int, bytes]] | None:
         """Return the events after ``after`` that the stream holds, or None when it holds
         none of the reply (never made here, expired, or trimmed past ``after``)."""
-        entries = await self._redis.xrange(key, min=f"0-{after + 1}", max="+")
+        # redis-py types every protocol's shape and decoding; ours is RESP2, bytes.
+        entries = cast("_Entries", await self._redis.xrange(key, min=f"0-{after + 1}", max="+"))
         if not entries:
             exists = await self._redis.exists(key)
             if not exists:
@@ -158,7 +162,10 @@ class SharedEvents:
 
     async def wait(self, key: str, after: int, timeout: float) -> list[tuple[int, bytes]]:
         """Return the events after ``after`` as they come, waiting up to ``timeout`` s."""
-        got = await self._redis.xread({key: f"0-{after}"}, block=int(timeout * 1000))
+        got = cast(
+            "list[tuple[bytes, _Entries]]",
+            await self._redis.xread({key: f"0-{after}"}, block=int(timeout * 1000)),
+        )
         if not got:
             return []
         return [(_event_id(entry_id), fields[b"f"]) for entry_id, fields in got[0][1]]
@@ -202,7 +209,7 @@ class SharedEvents:
                 await asyncio.sleep(1)
             finally:
                 with contextlib.suppress(RedisError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py's
 
     async def aclose(self) -> None:
         for queue in list(self._queues.values()):

@@ -234,8 +234,8 @@ class Relay:
         if self.shared is not None:
             message = msgspec.json.encode(["forget", user_id, session_id, seq, later])
             task = asyncio.create_task(self.shared.announce(message))
-            self._runs.add(task)  # type: ignore[arg-type]
-            task.add_done_callback(self._runs.discard)  # type: ignore[arg-type]
+            self._runs.add(task)
+            task.add_done_callback(self._runs.discard)
 
     def _forget_here(self, user_id: str, session_id: str | None, seq: int, later: bool) -> None:
         def taken(key: Key) -> bool:
@@ -271,9 +271,7 @@ class Relay:
             keys = await self.store.read(_expired)
             theirs = [key for key in keys if key not in self.tasks]  # ours: late, going on
             for key in theirs:
-                done = await self.store.write(
-                    lambda db, key=key: fail_expired(db, key, timestamps.now_ms(), DEAD_HOST)
-                )
+                done = await self.store.write(_failing(key))
                 failed += int(done)
             if len(keys) < SWEEP_BATCH or not theirs:
                 return failed
@@ -336,3 +334,8 @@ class Relay:
 
 def _expired(db: Db) -> list[Key]:
     return q.expired_replies(db, timestamps.now_ms(), SWEEP_BATCH)
+
+
+def _failing(key: tuple[str, str, int]) -> Callable[[Db], bool]:
+    """Return the write that fails the expired reply ``key`` (the time read when it runs)."""
+    return lambda db: fail_expired(db, key, timestamps.now_ms(), DEAD_HOST)

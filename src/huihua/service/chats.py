@@ -74,14 +74,14 @@ def _append(db: Db, inp: AddChatInput, now: int, derived: str | None) -> tuple[s
     """Append the input's messages, creating their session when needed; return the session
     id and the seq of the first message."""
     n = len(inp.chats)
-    session_id = inp.session_id
-    last = None
-    if session_id is not None:
-        last = q.bump_session(db, inp.user_id, session_id, now, derived, n)
-    if last is None:
+    if inp.session_id is not None and (
+        (last := q.bump_session(db, inp.user_id, inp.session_id, now, derived, n)) is not None
+    ):
+        session_id = inp.session_id
+    else:
         if not q.user_exists(db, inp.user_id):
             raise NotFound(USER_NOT_FOUND)
-        session_id = session_id or new_id()
+        session_id = inp.session_id or new_id()
         q.insert_session(db, inp.user_id, session_id, inp.session_title or derived, now, n)
         last = n
     first = last - n + 1

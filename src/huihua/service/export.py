@@ -11,7 +11,7 @@ in memory whole (bench/export.py measures it).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 
 import msgspec
 
@@ -33,7 +33,7 @@ _encode = msgspec.json.Encoder().encode
 
 async def export_user_data(
     store: Store, request_id: str, user_id: str, *, streaming_timeout_ms: int
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Return the chunks of the user's export, once the first is made: NotFound (no such
     user) is raised here, before anything is sent."""
 
@@ -81,7 +81,7 @@ async def export_user_data(
     chunks = store.snapshot_chunks(produce)
     first = await anext(chunks)
 
-    async def every_chunk() -> AsyncIterator[bytes]:
+    async def every_chunk() -> AsyncGenerator[bytes, None]:
         yield first
         async for chunk in chunks:
             yield chunk

@@ -126,7 +126,7 @@ class Idempotency:
             return _encode(self._work(db, now))
         if self.state is State.LOOK_UP_FIRST:
             try:
-                found = self._recorded(db)
+                found = self._recorded(db, self._rid)
             except Conflict:
                 self._work(db, now)  # its own error answers first; else rolled back
                 raise
@@ -137,7 +137,7 @@ class Idempotency:
         except HuihuaError:
             if self.state is State.WRITE_FIRST:
                 with contextlib.suppress(Conflict):  # the failure answers before a conflict
-                    found = self._recorded(db)
+                    found = self._recorded(db, self._rid)
                     if found is not None:
                         return found
             raise
@@ -152,12 +152,13 @@ class Idempotency:
                 raise
         return body
 
-    def _recorded(self, db: Db) -> bytes | None:
+    def _recorded(self, db: Db, rid: str) -> bytes | None:
         """Return the recorded reply of this request id, None; Conflict for another's."""
-        record = q.get_idempotency(db, self._user_id, self._rid)
+        record = q.get_idempotency(db, self._user_id, rid)
         if record is None:
             return None
         if record.fingerprint == self._fingerprint:
             self.replayed = True
-            return record.response.encode()
+            response: str = record.response
+            return response.encode()
         raise Conflict(CONFLICT)

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.elements import BindParameter
 
 _MYSQL = ("mysql", "mariadb")
 
@@ -96,6 +98,7 @@ def capabilities(dialect: Dialect) -> Capabilities:
 def _capabilities(name: str, update_returning: bool) -> Capabilities:
     mysql = name in _MYSQL
     postgresql = name == "postgresql"
+    snapshot: tuple[str, ...]
     if postgresql:
         snapshot = ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",)
     elif mysql:
@@ -127,15 +130,20 @@ def upsert(table: Table, dialect: Dialect) -> ClauseElement:
     name) that, when a row of the same primary key exists, overwrites that row's other
     columns instead: ``ON CONFLICT … DO UPDATE`` (SQLite, PostgreSQL) or ``ON DUPLICATE
     KEY UPDATE`` (MySQL/MariaDB). For ``huihua import``, where the file wins."""
-    values = {c.name: bindparam(c.name) for c in table.c}
+    values: dict[str, BindParameter[Any]] = {c.name: bindparam(c.name) for c in table.c}
     others = [c.name for c in table.c if not c.primary_key]
     if dialect.name in _MYSQL:
         mysql_insert = mysql.insert(table).values(values)
         return mysql_insert.on_duplicate_key_update(
             {name: mysql_insert.inserted[name] for name in others}
         )
-    module = postgresql if dialect.name == "postgresql" else sqlite
-    insert = module.insert(table).values(values)
+    if dialect.name == "postgresql":
+        pg_insert = postgresql.insert(table).values(values)
+        return pg_insert.on_conflict_do_update(
+            index_elements=[c.name for c in table.primary_key.columns],
+            set_={name: pg_insert.excluded[name] for name in others},
+        )
+    insert = sqlite.insert(table).values(values)
     return insert.on_conflict_do_update(
         index_elements=[c.name for c in table.primary_key.columns],
         set_={name: insert.excluded[name] for name in others},

@@ -196,9 +196,9 @@ def import_rows(db: Db, rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> None
     for kind, batch in rows.items():
         batch = list(batch)
         if kind == "message":
-            batch = [row | signature.stored(row) for row in batch]
+            batch = [{**row, **signature.stored(row)} for row in batch]
         elif kind == "session":  # nothing of it digested: its messages are searched as they are
-            batch = [row | _NOTHING_DIGESTED for row in batch]
+            batch = [{**row, **_NOTHING_DIGESTED} for row in batch]
         if batch:
             db.run_many(_upsert(TABLES[kind], db), batch)
 

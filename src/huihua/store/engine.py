@@ -161,9 +161,8 @@ def durability_warnings(conn: Connection) -> list[str]:
     """Return why an acknowledged write could be lost on a power cut, one line a reason."""
     name = conn.dialect.name
     if name == "sqlite":
-        level = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(
-            conn.exec_driver_sql("PRAGMA synchronous").scalar(), "?"
-        )
+        synchronous: int = conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
+        level = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(synchronous, "?")
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
         warnings = []
         if level not in ("FULL", "EXTRA"):
@@ -181,7 +180,7 @@ def durability_warnings(conn: Connection) -> list[str]:
         if conn.exec_driver_sql("SHOW fsync").scalar() == "off":
             warnings.append("PostgreSQL fsync=off: a power loss can corrupt the database")
         return warnings
-    flush = conn.exec_driver_sql("SELECT @@innodb_flush_log_at_trx_commit").scalar()
+    flush = conn.exec_driver_sql("SELECT @@innodb_flush_log_at_trx_commit").scalar_one()
     if int(flush) != 1:
         return [
             f"InnoDB innodb_flush_log_at_trx_commit={flush}: a power loss can lose "

@@ -14,10 +14,11 @@ from __future__ import annotations
 import operator
 from collections import namedtuple
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from huihua.store.dialect import Capabilities, capabilities
 
@@ -26,7 +27,8 @@ class _Compiled:
     __slots__ = ("defaults", "names", "pick", "row", "sql")
 
     def __init__(self, clause: ClauseElement, dialect: Dialect) -> None:
-        compiled = clause.compile(dialect=dialect)
+        # DML only here: what SQLAlchemy compiles it with is an SQLCompiler.
+        compiled = cast("SQLCompiler", clause.compile(dialect=dialect))
         self.sql: str = compiled.string
         # Positional styles (SQLite's qmark) need the parameters in order; named styles
         # (psycopg) take the mapping as it is.
@@ -45,7 +47,8 @@ class _Compiled:
         if columns is None:
             columns = getattr(clause, "_returning", None) or ()
         keys = [c.key for c in columns]
-        self.row = namedtuple("Row", keys) if keys else None  # type: ignore[misc]
+        # A namedtuple class made at run time: mypy cannot know its fields, hence Any.
+        self.row: Any = namedtuple("Row", keys) if keys else None
 
 
 def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -144,7 +147,7 @@ class Db:
 
     def _run(self, compiled: _Compiled, params: Mapping[str, Any]) -> None:
         if compiled.defaults:
-            params = compiled.defaults | params
+            params = {**compiled.defaults, **params}
         if compiled.pick is None:
             self._cursor.execute(compiled.sql, params)
         else:
@@ -160,7 +163,8 @@ class Db:
         values, where ids read as bytes on MySQL/MariaDB are decoded elsewhere)."""
         self._open()
         self._run(statement.compiled(self.dialect), params)
-        return self._cursor.fetchall()
+        rows: list[tuple[Any, ...]] = self._cursor.fetchall()
+        return rows
 
     def row(self, statement: Statement, **params: Any) -> Any:
         """Return the first row the statement selects, or None."""
@@ -180,7 +184,8 @@ class Db:
     def run(self, statement: Statement, **params: Any) -> int:
         """Execute a write; return how many rows it touched."""
         self._execute(statement, params)
-        return self._cursor.rowcount
+        count: int = self._cursor.rowcount
+        return count
 
     def run_many(self, statement: Statement, rows: list[Mapping[str, Any]]) -> None:
         """Execute a write once per row (the driver's executemany: a batch of rows)."""
@@ -188,7 +193,7 @@ class Db:
         compiled = statement.compiled(self.dialect)
         pick = compiled.pick
         if compiled.defaults:
-            rows = [compiled.defaults | row for row in rows]
+            rows = [{**compiled.defaults, **row} for row in rows]
         self._cursor.executemany(compiled.sql, [pick(r) for r in rows] if pick else rows)
 
     def run_for_id(self, statement: Statement, **params: Any) -> tuple[int, int]:

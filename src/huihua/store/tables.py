@@ -75,7 +75,7 @@ from sqlalchemy.engine import Dialect
 
 from huihua.store import signature
 
-MYSQL_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
+MYSQL_TABLE_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
 _MYSQL = ("mysql", "mariadb")
 
 

@@ -114,10 +114,10 @@ def parse_body(body: bytes, request_type: type[R] | None) -> Parsed:
         rid = data.request_id
     if rid is None or (isinstance(rid, str) and valid_request_id(rid)):
         return Parsed(data, rid or new_id(), None)
-    problem = _request_id_error(rid)
-    if isinstance(problem, TooLarge):
-        return Parsed(data, new_id(), None, problem.failed)
-    return Parsed(data, new_id(), problem)
+    wrong = _request_id_error(rid)
+    if isinstance(wrong, TooLarge):
+        return Parsed(data, new_id(), None, wrong.failed)
+    return Parsed(data, new_id(), wrong)
 
 
 def _object_or_raise(body: bytes) -> tuple[dict[str, Any], InvalidRequest | None]:
@@ -177,7 +177,7 @@ def _has_surrogate(value: Any) -> bool:
     return False
 
 
-def _refuse_deep(body: bytes, request_type: type | None) -> None:
+def _refuse_deep(body: bytes, request_type: type[Request] | None) -> None:
     """Raise ok 1 when the body's JSON is nested deeper than MAX_DEPTH (the top object is
     depth 1), naming the field it is in (``body`` outside the request's fields)."""
     brackets = _STRING.sub(b"", body).translate(_SQUARE, _NOT_BRACKET)
@@ -207,7 +207,7 @@ def _refuse_deep(body: bytes, request_type: type | None) -> None:
                 key = None
 
 
-def _field_name(key: bytes | None, request_type: type | None) -> str:
+def _field_name(key: bytes | None, request_type: type[Request] | None) -> str:
     if key is None:
         return "body"
     try:
@@ -245,12 +245,13 @@ def _request_id_error(rid: Any) -> InvalidRequest | TooLarge:
 
 def _explain(text: str) -> str:
     """Return msgspec's validation message as `field: rule`."""
+    at = _AT.match(text)
+    assert at is not None  # _AT matches any text: its path part is optional
     if m := _MISSING.search(text):
-        return f"{_join(_AT.match(text).group(2), m.group(1))}: is required"
+        return f"{_join(at.group(2), m.group(1))}: is required"
     if m := _UNKNOWN.search(text):
-        return f"{_join(_AT.match(text).group(2), m.group(1))}: is not a known field"
-    m = _AT.match(text)
-    rule, path = m.group(1), m.group(2) or "body"
+        return f"{_join(at.group(2), m.group(1))}: is not a known field"
+    rule, path = at.group(1), at.group(2) or "body"
     if t := re.match(r"Expected `([^`]*)`, got `([^`]*)`", rule):
         wanted = " or ".join(
             _TYPE_WORDS.get(w.strip(), w.strip())

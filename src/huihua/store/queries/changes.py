@@ -75,7 +75,8 @@ _RATE = Statement(
 
 def message_role(db: Db, user_id: str, session_id: str, seq: int) -> str | None:
     """Return a message's role; None: no such message."""
-    return db.scalar(_ROLE, user_id=user_id, session_id=session_id, seq=seq)
+    role: str | None = db.scalar(_ROLE, user_id=user_id, session_id=session_id, seq=seq)
+    return role
 
 
 def rate_message(

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, literal_column, or_, select
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import Identifier, ai_usage, chat_messages, chat_sessions, users
@@ -165,7 +166,7 @@ def _feedback(rating: bool, since: bool, after: bool) -> Statement:
     key = (rating, since, after)
     found = _LIST_FEEDBACK.get(key)
     if found is None:
-        where = [_m.rated_at.is_not(None)]
+        where: list[ColumnElement[bool]] = [_m.rated_at.is_not(None)]
         if rating:
             where.append(_m.rating == bindparam("rating"))
         if since:
@@ -221,7 +222,7 @@ def _by_day(name: str, offset: int) -> Statement:
     found = _DAY_STATEMENTS.get((name, offset))
     if found is not None:
         return found
-    in_range = (bindparam("start"), bindparam("end"))
+    in_range: tuple[BindParameter[Any], ...] = (bindparam("start"), bindparam("end"))
     if name == "messages":
         day = _day(_m.created_at, offset)
         clause = (

@@ -21,12 +21,13 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import BindParameter, ColumnClause
 
 from huihua.store.queries._common import padded
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions
 
-_ZERO = literal_column("0")
+_ZERO: ColumnClause[Any] = literal_column("0")
 
 
 _BY_KEYS: dict[tuple[int, bool], Statement] = {}
@@ -44,7 +45,7 @@ def _by_keys_statement(n: int, row_values: bool) -> Statement:
             .scalar_subquery()
             .label("session_title")
         )
-        user = bindparam("user_id")
+        user: BindParameter[Any] = bindparam("user_id")
         if row_values:
             given = [tuple_(bindparam(f"sid_{i}"), bindparam(f"seq_{i}")) for i in range(n)]
             keys = and_(m.user_id == user, tuple_(m.session_id, m.seq).in_(given))

@@ -231,7 +231,7 @@ def insert_messages(
     n = len(messages)
     statement = _INSERT_MANY.get(n)
     if statement is None:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "user_id": bindparam("user_id"),
                 "session_id": bindparam("session_id"),

@@ -20,4 +20,3 @@ def discard(raw: Any) -> None:
     if raw is not None:
         with contextlib.suppress(Exception):
             raw.invalidate()
-    return None

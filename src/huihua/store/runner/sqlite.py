@@ -127,7 +127,8 @@ class SqliteRunner:
         except HuihuaError:
             raise
         except Exception as error:
-            self._reader, self._read_db = discard(self._reader), None
+            discard(self._reader)
+            self._reader, self._read_db = None, None
             raise self._errors.failure(error) from error
 
     async def snapshot(self, fn: UnitOfWork[T]) -> T:
@@ -271,7 +272,8 @@ class SqliteRunner:
             _settle(future, ok, value)
 
     def _drop_writer(self) -> None:
-        self._writer, self._write_db = discard(self._writer), None
+        discard(self._writer)
+        self._writer, self._write_db = None, None
 
     def close(self) -> None:
         """Release every connection (the server has finished its requests by now), and
