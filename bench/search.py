@@ -115,16 +115,29 @@ def seed_user(base: str, user_id: str, count: int, rng: random.Random) -> None:
             assert reply["ok"] == 0, reply
 
 
-def growth(url: str, rng: random.Random, users: int, each: int) -> None:
-    """Bulk-load ``users`` x ``each`` messages into the SQLite store, with their signatures."""
-    from huihua.store import signature
+def _signatures() -> tuple[tuple[str, ...], Any]:
+    """The signature columns of the build being measured (builds before 0013 stored one
+    with each message, later ones none), and its signature function."""
+    try:
+        from huihua.store.search import signature
+    except ImportError:  # a build from before the search package
+        from huihua.store import signature  # type: ignore[attr-defined,no-redef]
 
+        return tuple(signature.NAMES), signature.signature
+    return (), signature.signature
+
+
+def growth(url: str, rng: random.Random, users: int, each: int) -> None:
+    """Bulk-load ``users`` x ``each`` messages into the SQLite store (with their signatures,
+    where the build stores them)."""
+    names, sign = _signatures()
     path = url.removeprefix("sqlite:///")
-    pool = [(m, signature.signature(m)) for m in (message(rng, i % 2 == 1) for i in range(20_000))]
+    texts = (message(rng, i % 2 == 1) for i in range(20_000))
+    pool = [(m, sign(m) if names else []) for m in texts]
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")
-    columns = ", ".join(signature.NAMES)
-    marks = ", ".join("?" * len(signature.NAMES))
+    columns = "".join(f", {name}" for name in names)
+    marks = "".join(", ?" for _ in names)
     started, done = time.perf_counter(), 0
     for first in range(0, users, 1000):
         db.execute("BEGIN")
@@ -146,8 +159,8 @@ def growth(url: str, rng: random.Random, users: int, each: int) -> None:
                 msg, sig = pool[rng.randrange(len(pool))]
                 rows.append((u, n + 1, "ai" if n % 2 else "user", msg, now + n, *sig))
         db.executemany(
-            "INSERT INTO chat_messages (user_id, session_id, seq, role, msg, created_at, "
-            f"{columns}) VALUES (?, 's', ?, ?, ?, ?, {marks})",
+            "INSERT INTO chat_messages (user_id, session_id, seq, role, msg, created_at"
+            f"{columns}) VALUES (?, 's', ?, ?, ?, ?{marks})",
             rows,
         )
         db.execute("COMMIT")
@@ -166,13 +179,19 @@ def neighbours(url: str, rng: random.Random, users: int, each: int) -> None:
     table and sorts it)."""
     from sqlalchemy import create_engine, insert
 
-    from huihua.store import signature
     from huihua.store.engine import store_kind
     from huihua.store.tables import chat_messages, chat_sessions
     from huihua.store.tables import users as users_table
 
     pool = [message(rng, i % 2 == 1) for i in range(2000)]
-    pool_rows = [(m, signature.columns("ai" if i % 2 else "user", m)) for i, m in enumerate(pool)]
+    names, sign = _signatures()
+
+    def columns(role: str, msg: str) -> dict[str, Any]:
+        if not names:
+            return {}
+        return dict(zip(names, sign(msg) if role in ("user", "ai") else [None] * 16, strict=True))
+
+    pool_rows = [(m, columns("ai" if i % 2 else "user", m)) for i, m in enumerate(pool)]
     engine = create_engine(store_kind(url).url)
     now = 1_600_000_000_000
     with engine.begin() as conn:

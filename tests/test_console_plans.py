@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import create_engine, insert, text
 
 from huihua.config import Settings
-from huihua.store import migrate, signature
+from huihua.store import migrate
 from huihua.store.queries import console as cq
 from huihua.store.sql import Statement
 from huihua.store.tables import ai_usage, chat_messages, chat_sessions, users
@@ -67,7 +67,6 @@ def _seed(engine: Engine) -> None:
                 | {"msg": f"text {n}", "created_at": at + n, "status": None}
                 | {"rating": ("like" if n % 4 == 1 else "dislike") if rated else None}
                 | {"rated_at": at + n if rated else None}
-                | signature.columns(role, "text")
             )
         usage_rows.append(
             {"user_id": user_id, "day": f"2026-09-{1 + u % 28:02d}", "model": "m"}

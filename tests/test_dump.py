@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from huihua.config import Settings
-from huihua.store import digest, migrate, signature
+from huihua.store import migrate
+from huihua.store.search import digest
 from huihua.store.tables import chat_messages, chat_sessions, users
 
 from .test_cli import HUIHUA, _env
@@ -24,8 +25,7 @@ COLUMNS = {
     "user": [c.name for c in users.c],
     # nor what the search digest holds of a session: an imported one has nothing digested
     "session": [c.name for c in chat_sessions.c if c.name not in digest.SESSION_COLUMNS],
-    # the search signature is not dumped: it is made again from role and msg
-    "message": [c.name for c in chat_messages.c if c.name not in signature.NAMES],
+    "message": [c.name for c in chat_messages.c],
 }
 # ids whose order as UTF-8 bytes differs from a linguistic collation's: B < a < é < 中
 USER_IDS = ("u-中文", "u-a", "u-B", "u-é", "u-Z z")

@@ -9,8 +9,10 @@ from sqlalchemy import create_engine, insert, inspect, select, update
 
 from huihua import migrations
 from huihua.config import Settings
-from huihua.store import migrate, signature
+from huihua.migrations import backfill
+from huihua.store import migrate
 from huihua.store.engine import store_kind
+from huihua.store.search import signature
 from huihua.store.tables import chat_messages, chat_sessions, metadata, users
 
 
@@ -43,8 +45,9 @@ def store_kind_url(settings: Settings):
 
 def test_signatures_are_made_for_the_messages_stored_before(databases, store_kind, serve):
     # A store at 0007 (before search) with messages; then 0008 and 0009 (each signature
-    # made again, in this version's form), back to 0008 (that version's form) and up again:
-    # search finds them as it finds messages added since.
+    # made again, in this version's form), back to 0008 (that version's form) and up again;
+    # then 0013, which drops them (the digest holds them since), down again (made again)
+    # and up: search finds them as it finds messages added since.
     url = databases.create(store_kind)
     engine = create_engine(store_kind_url(Settings(database_url=url)))
     try:
@@ -87,12 +90,12 @@ def test_signatures_are_made_for_the_messages_stored_before(databases, store_kin
         migrations.upgrade(engine, "0008")
         with engine.begin() as conn:  # a wrong signature, as 0008 once made: 0009 replaces it
             conn.execute(
-                update(chat_messages)
-                .where(chat_messages.c.role.in_(signature.SEARCHED_ROLES))
-                .values(dict.fromkeys(signature.NAMES, 0))
+                update(backfill.chat_messages)
+                .where(backfill.chat_messages.c.role.in_(signature.SEARCHED_ROLES))
+                .values(dict.fromkeys(backfill.NAMES, 0))
             )
-        assert migrations.upgrade(engine, "head")[1] == migrations.head_revision()
-        assert stored_signatures(engine) == expected_signatures(messages, signature.columns)
+        assert migrations.upgrade(engine, "0012")[1] == "0012"
+        assert stored_signatures(engine) == expected_signatures(messages, backfill.columns)
         made_by_0008 = (
             ScriptDirectory.from_config(migrations._config())
             .get_revision("0009")
@@ -100,9 +103,13 @@ def test_signatures_are_made_for_the_messages_stored_before(databases, store_kin
         )
         migrations.downgrade(engine, "0008")
         assert stored_signatures(engine) == expected_signatures(messages, made_by_0008)
-        assert stored_signatures(engine) != expected_signatures(messages, signature.columns)
+        assert stored_signatures(engine) != expected_signatures(messages, backfill.columns)
         migrations.upgrade(engine)
-        assert stored_signatures(engine) == expected_signatures(messages, signature.columns)
+        columns = {c["name"] for c in inspect(engine).get_columns("chat_messages")}
+        assert columns.isdisjoint(backfill.NAMES)
+        migrations.downgrade(engine, "0012")
+        assert stored_signatures(engine) == expected_signatures(messages, backfill.columns)
+        migrations.upgrade(engine)
     finally:
         engine.dispose()
     api = serve(store_kind, database_url=url)
@@ -119,14 +126,19 @@ def test_signatures_are_made_for_the_messages_stored_before(databases, store_kin
 
 
 def stored_signatures(engine):
-    c = chat_messages.c
+    c = backfill.chat_messages.c
     with engine.connect() as conn:
         rows = conn.execute(
-            select(c.session_id, c.seq, *(c[name] for name in signature.NAMES)).order_by(
+            select(c.session_id, c.seq, *(c[name] for name in backfill.NAMES)).order_by(
                 c.session_id, c.seq
             )
         ).all()
-    return {(row[0], row[1]): list(row[2:]) for row in rows}
+    # (ids come back as bytes on MySQL/MariaDB: this table has no types of huihua's)
+    return {(_text(row[0]), row[1]): list(row[2:]) for row in rows}
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def expected_signatures(messages, columns):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from huihua.service.search import snippet
-from huihua.store import signature
+from huihua.store.search import signature
 
 from .helpers import fails, next_millisecond, ok
 

@@ -16,9 +16,9 @@ from sqlalchemy import create_engine, text
 
 from huihua.config import Settings
 from huihua.service.search import add_to_digest
-from huihua.store import digest, open_store, signature, slices
-from huihua.store import queries as q
+from huihua.store import open_store, search
 from huihua.store.engine import store_kind
+from huihua.store.search import digest, signature, slices
 
 from .helpers import ok
 from .test_search import add, found
@@ -150,7 +150,7 @@ def test_a_digest_of_texts_that_changed_meanwhile_writes_nothing(
     async def interleaved() -> None:
         store = open_store(_settings(api))
         try:
-            gathered = await store.read(lambda db: q.gather_digest(db, user, 100))
+            made = await store.read(lambda db: search.gather(db, user, 100))
             if change == "update_chat":  # the text read is no longer the message's
                 ok(api, "/update_chat", user_id=user, session_id="s", seq=2, msg="新文 龘")
             elif change == "delete_chat":  # nothing of it may outlive it
@@ -158,10 +158,8 @@ def test_a_digest_of_texts_that_changed_meanwhile_writes_nothing(
             else:
                 ok(api, "/delete_specific_session", user_id=user, session_id="s")
                 add(api, user, "s", "新文 龘", "新文 二")
-            masks = digest.masks(gathered.texts)
-            sliced = slices.transpose(gathered.placed)
-            with pytest.raises(q.DigestRaced):
-                await store.write(lambda db: q.apply_digest(db, user, gathered, masks, sliced))
+            with pytest.raises(search.DigestRaced):
+                await store.write(lambda db: search.extend(db, user, made))
         finally:
             store.close()
 

@@ -1,8 +1,8 @@
-"""How each store runs a search (API.md §5.3): the walk of the user's search index comes
-first, newest first, and nothing is sorted, so a page stops where it fills and the cost
-follows the user's history, never the store's size. In one session the planner may
-instead read that session's messages by the primary key and sort those that match: it
-still reads only the user's rows.
+"""How each store runs a search (API.md §5.3): the walk of the user's messages by
+``ix_chat_messages_newest`` comes first, newest first, and nothing is sorted, so a page
+stops where it fills and the cost follows the user's history, never the store's size. In
+one session the planner may instead read that session's messages by the primary key and
+sort those that match: it still reads only the user's rows.
 
 The store holds one user of many messages among many users of few, with the statistics
 use gives it (``ANALYZE``), and every kind of search is explained: with and without a
@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import create_engine, insert, text
 
 from huihua.config import Settings
-from huihua.store import migrate, signature
+from huihua.store import migrate
 from huihua.store.dialect import capabilities
 from huihua.store.engine import store_kind
-from huihua.store.queries.keyed import _BY_KEY_ARRAYS, _by_keys_statement
-from huihua.store.queries.search import search_statement
+from huihua.store.search.keyed import _BY_KEY_ARRAYS, _by_keys_statement
+from huihua.store.search.walk import search_statement
 from huihua.store.tables import chat_messages, chat_sessions, users
 
 from .conftest import STORES
@@ -67,7 +67,6 @@ def _seed(engine: Engine) -> None:
                 message_rows.append(
                     {"user_id": user_id, "session_id": sid, "seq": n + 1, "role": role}
                     | {"msg": msg, "created_at": now + s * each + n}
-                    | signature.columns(role, msg)
                 )
 
     add_user(HEAVY, SESSIONS, EACH)
@@ -141,15 +140,15 @@ def _generic_plan(engine: Engine, sql: str, params: dict[str, Any]) -> str:
 def _walks_first(kind: str, plan: str) -> None:
     if kind == "sqlite":
         lines = plan.splitlines()
-        assert "walked USING COVERING INDEX ix_chat_messages_search (user_id=?" in lines[0], plan
+        assert "message USING INDEX ix_chat_messages_newest (user_id=?" in lines[0], plan
         assert "TEMP B-TREE" not in plan, plan
     elif kind == "postgresql":
         assert "Sort" not in plan, plan
-        walk = "Index Only Scan Backward using ix_chat_messages_search on chat_messages walked"
+        walk = "Index Scan Backward using ix_chat_messages_newest on chat_messages message"
         assert walk in plan, plan
     else:
         first = plan.splitlines()[0]
-        assert "walked" in first and "ix_chat_messages_search" in first, plan
+        assert "message" in first and "ix_chat_messages_newest" in first, plan
         assert "filesort" not in plan and "temporary" not in plan, plan
 
 
@@ -157,13 +156,14 @@ def _reads_only_the_users_rows(kind: str, plan: str) -> None:
     if kind == "sqlite":
         assert "SCAN " not in plan, plan  # every table SEARCHed by a key
         assert (
-            "walked USING COVERING INDEX ix_chat_messages_search (user_id=?" in plan
-            or ("walked USING INDEX sqlite_autoindex_chat_messages_1 (user_id=? AND session_id=?")
+            "message USING INDEX ix_chat_messages_newest (user_id=?" in plan
+            or ("message USING INDEX sqlite_autoindex_chat_messages_1 (user_id=? AND session_id=?")
             in plan
         ), plan
     elif kind == "postgresql":
         assert "Seq Scan" not in plan, plan
-        assert re.search(r"on chat_messages walked .*\n +Index Cond: \(+user_id", plan), plan
+        found = r"on chat_messages message .*\n +(Index|Recheck) Cond: \(+\(?user_id"
+        assert re.search(found, plan), plan
     else:
         for row in plan.splitlines():
             access = row.split(" | ")[3]
@@ -251,32 +251,9 @@ def test_the_survivors_of_the_digest_are_read_each_by_its_key(engine: Engine) ->
     kind = _kind(engine)
     if kind == "sqlite":
         assert "MULTI-INDEX OR" in plan, plan
-        assert "SCAN message" not in plan and "ix_chat_messages_search" not in plan, plan
+        assert "SCAN message" not in plan and "ix_chat_messages_newest" not in plan, plan
     elif kind == "postgresql":
         assert "Seq Scan on chat_messages" not in plan, plan
         assert re.search(r"on chat_messages message .*\n +Index Cond: \(+user_id.*seq", plan), plan
     else:
         assert re.search(r"\| message \| range \| [A-Za-z_,]+ \| PRIMARY \|", plan), plan
-
-
-@pytest.mark.parametrize(("query", "after", "session_id"), SEARCHES)
-def test_a_walk_of_the_newest_window_ends_its_range_at_the_window(
-    engine: Engine, query: str, after: Any, session_id: str | None
-) -> None:
-    caps = capabilities(engine.dialect)
-    if _kind(engine) == "mysql":  # MariaDB filters by the window's end row by row
-        assert not caps.walks_a_window
-        return
-    # (PostgreSQL bounds it too, though it does not walk it: a round trip more for a miss)
-    statement, params = search_statement(caps, HEAVY, query, 21, after, session_id, window=1024)
-    compiled = statement.compiled(engine.dialect)
-    bound = compiled.defaults | params
-    plan = _explained(engine, compiled.sql, compiled.pick(bound) if compiled.pick else bound)
-    if _kind(engine) == "sqlite":
-        assert "TEMP B-TREE" not in plan, plan
-        walk = r"walked USING COVERING INDEX ix_chat_messages_search \(user_id=\? AND created_at>\?"
-        assert re.search(walk, plan), plan
-    else:
-        assert "Sort" not in plan and "Seq Scan" not in plan, plan
-        walk = r"on chat_messages walked .*\n +Index Cond: \(.*created_at >= COALESCE"
-        assert re.search(walk, plan), plan

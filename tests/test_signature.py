@@ -1,4 +1,4 @@
-"""The search signature (store/signature.py): what a search may rely on.
+"""The search signature (store/search/signature.py): what a search may rely on.
 
 A text that contains a query has every bit the query's signature has (no message that
 matches is ever skipped), A–Z fold and nothing else does, and the function stays the one
@@ -11,7 +11,8 @@ import random
 
 import pytest
 
-from huihua.store import signature
+from huihua.migrations import backfill
+from huihua.store.search import signature
 
 ALPHABET = "天气今明好吗猫狗的了abcXYZ😀𠀀%_\\ Éé\u212a\u0aee\ufffd"
 
@@ -31,8 +32,6 @@ def test_a_text_has_every_bit_of_what_it_contains(seed: int) -> None:
         start = rng.randint(0, len(text))
         part = text[start : rng.randint(start, len(text))]
         assert has_all_bits(whole, signature.signature(part)), (text, part)
-        for column, bits in signature.query_mask(part):
-            assert whole[column] & bits == bits
 
 
 def test_only_a_to_z_fold() -> None:
@@ -48,21 +47,17 @@ def test_a_long_text_is_signed_whole() -> None:
         assert has_all_bits(signature.signature(text), signature.signature("猫咪"))
 
 
-def test_a_query_tests_at_most_three_columns_and_at_least_one() -> None:
-    for query in ("天", "天气", "帮我写一首诗", "a" * 100, "\u0aee"):
-        mask = signature.query_mask(query)
-        assert 1 <= len(mask) <= signature.MOST_TESTED
-        assert [c for c, _ in mask] == sorted({c for c, _ in mask})
-    # A character's three bits are in one column: a query of one (BMP) character tests one.
+def test_a_character_has_at_most_three_bits_in_one_word() -> None:
+    # A query of one (BMP) character has its three bits in one word (partitions 0-2).
     for query in "天气猫a":
-        assert len(signature.query_mask(query)) == 1
-        assert sum(bits.bit_count() for bits in signature.signature(query)) <= 3 * len(query)
-    assert signature.query_mask("\u0aee") == [(0, 0)]  # no bit kept: "has a signature"
+        words = [c for c, bits in enumerate(signature.signature(query)) if bits]
+        assert len(words) == 1
+        assert sum(bits.bit_count() for bits in signature.signature(query)) <= 3
 
 
 def test_the_function_is_the_one_the_stored_signatures_were_made_with() -> None:
-    # Fixed values: if this fails, every stored signature is stale and search would miss
-    # messages. A change of the function needs a migration that makes them again (0009).
+    # Fixed values: if this fails, every digest's slices are stale and search would miss
+    # messages. A change of the function needs a migration that deletes the digests.
     assert signature.signature("今天天气怎么样？Sunny 😀") == [
         0,
         4613937852603957248,
@@ -81,4 +76,6 @@ def test_the_function_is_the_one_the_stored_signatures_were_made_with() -> None:
         0,
         1126037362573312,
     ]
-    assert signature.columns("system", "天气") == dict.fromkeys(signature.NAMES)
+    # 0009 to 0012 stored them as columns (and 0013's downgrade makes them again).
+    assert backfill.columns("system", "天气") == dict.fromkeys(backfill.NAMES)
+    assert list(backfill.columns("ai", "天气").values()) == signature.signature("天气")

@@ -1,4 +1,6 @@
-"""Making every stored message's search signature again (migrations 0009 and back).
+"""The search signatures stored with each message from 0008 to 0012, and making them
+again (migrations 0009 and back, and 0013's downgrade). Since 0013 a message stores none:
+the digest's slices hold the signatures (store/search/).
 
 User by user, then by (session_id, seq) within the user: range scans of the primary key on
 every engine (a row-value comparison over the whole key is not one on MariaDB). Only
@@ -12,14 +14,29 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from huihua.store import signature
-from huihua.store.tables import chat_messages, users
+from huihua.store.search import signature
+from huihua.store.tables import users
 
 BATCH = 2000
+NAMES = tuple(f"search_{i}" for i in range(signature.COLUMNS))
 INDEX = "ix_chat_messages_search"
-INDEX_COLUMNS = ["user_id", "created_at", "session_id", "seq", *signature.NAMES]
+INDEX_COLUMNS = ["user_id", "created_at", "session_id", "seq", *NAMES]
+# The table as these migrations knew it: the key, role and msg, and the signature columns.
+chat_messages = sa.table(
+    "chat_messages",
+    *(sa.column(name) for name in ("user_id", "session_id", "seq", "role", "msg")),
+    *(sa.column(name, sa.BigInteger) for name in NAMES),
+)
 _m = chat_messages.c
 _u = users.c
+
+
+def columns(role: str, msg: str) -> dict[str, Any]:
+    """A message's signature columns by name (all None unless ``user`` or ``ai``), as 0009
+    to 0012 stored them."""
+    if role not in signature.SEARCHED_ROLES:
+        return dict.fromkeys(NAMES)
+    return dict(zip(NAMES, signature.signature(msg), strict=True))
 
 
 def signatures(conn: sa.Connection, columns: Callable[[str, str], dict[str, Any]]) -> None:
@@ -42,7 +59,7 @@ def signatures(conn: sa.Connection, columns: Callable[[str, str], dict[str, Any]
             _m.session_id == sa.bindparam("k_session"),
             _m.seq == sa.bindparam("k_seq"),
         )
-        .values({name: sa.bindparam(name) for name in signature.NAMES})
+        .values({name: sa.bindparam(name) for name in NAMES})
     )
     last_user = None
     while True:

@@ -49,7 +49,7 @@ def flush(
         return Flushed.STOPPED
     msg, reasoning = text
     q.update_message(
-        db, user_id, session_id, seq, now, {"msg": msg, "reasoning": reasoning or None}, role="ai"
+        db, user_id, session_id, seq, now, {"msg": msg, "reasoning": reasoning or None}
     )
     q.touch_session(db, user_id, session_id, now, edited_seq=seq)
     q.move_lease(db, user_id, session_id, seq, lease_until, events)
@@ -87,7 +87,7 @@ def finish(db: Db, key: tuple[str, str, int], final: Final, now: int) -> str | N
         "status": None if status == "complete" else status,
         "meta": _encode(final.meta).decode(),
     }
-    q.update_message(db, user_id, session_id, seq, now, values, role="ai")
+    q.update_message(db, user_id, session_id, seq, now, values)
     q.touch_session(db, user_id, session_id, now, edited_seq=seq)
     if final.prompt_tokens or final.completion_tokens:
         q.add_usage(
@@ -113,7 +113,7 @@ def fail_expired(db: Db, key: tuple[str, str, int], now: int, reason: str) -> bo
     meta = msgspec.json.decode(row.meta) if row.meta else {}
     meta["error"] = reason
     values = {"status": "failed", "meta": _encode(meta).decode()}
-    q.update_message(db, user_id, session_id, seq, now, values, role="ai")
+    q.update_message(db, user_id, session_id, seq, now, values)
     q.touch_session(db, user_id, session_id, now)
     return True
 
@@ -129,6 +129,6 @@ def stop_in_store(db: Db, key: tuple[str, str, int], now: int) -> str | None:
         return None
     if row.status != STREAMING:
         return str(row.status or "complete")
-    q.update_message(db, user_id, session_id, seq, now, {"status": "cancelled"}, role="ai")
+    q.update_message(db, user_id, session_id, seq, now, {"status": "cancelled"})
     q.touch_session(db, user_id, session_id, now)
     return "cancelled"

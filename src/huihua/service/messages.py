@@ -81,7 +81,7 @@ async def update_chat(store: Store, call: WriteCall, req: Any, meta: bytes | Non
         )
         if problem is not None:
             raise InvalidRequest(problem)
-        q.update_message(db, req.user_id, req.session_id, req.seq, now, given, role=row.role)
+        q.update_message(db, req.user_id, req.session_id, req.seq, now, given)
         edited = req.seq if "msg" in given else None
         q.touch_session(db, req.user_id, req.session_id, now, edited_seq=edited)
         return UpdateChatReply(

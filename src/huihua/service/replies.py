@@ -279,7 +279,7 @@ async def stop_reply(
             raise NotFound(MESSAGE_NOT_FOUND)
         status = row.status or "complete"
         if status == STREAMING:
-            q.update_message(db, user_id, session_id, seq, now, {"status": "cancelled"}, role="ai")
+            q.update_message(db, user_id, session_id, seq, now, {"status": "cancelled"})
             status = "cancelled"
         elif not (stopped and status == "cancelled"):
             raise NotApplicable(FINISHED.format(status=status))

@@ -16,7 +16,6 @@ capability                                SQLite    PostgreSQL  MySQL/MariaDB
 ``search_reads_lateral``                  no        yes         no
 ``binds_arrays``                          no        yes         no
 ``keys_as_row_values``                    no        no          yes
-``walks_a_window``                        yes       no          no
 ========================================  ========  ==========  =============
 """
 
@@ -68,20 +67,12 @@ class Capabilities:
     an OR of each key's terms; SQLite reads the user's whole range for it, and takes the OR
     key by key)."""
 
-    walks_a_window: bool
-    """A search the digest lets through first walks the user's newest ``window`` index
-    entries, the range ending at a time a scalar subquery gives (SQLite): a common word's
-    page in one statement. PostgreSQL bounds the range as well (an InitPlan), but there the
-    statement is a round trip that a query matching nothing pays too (bench: its
-    five-character miss of common characters went from 4–5 to 7 ms, 1.8–2.3× its hit);
-    MariaDB filters by the bound row by row, reading the whole history for a miss."""
-
     search_reads_lateral: bool
-    """A search reads each message its walk of the index keeps by a ``LATERAL`` subquery
-    behind ``OFFSET 0``, so the planner cannot begin anywhere but the walk (PostgreSQL,
+    """A search of the tails reads each session's messages by a ``LATERAL`` subquery
+    behind ``OFFSET 0``, so the planner cannot begin anywhere but the sessions (PostgreSQL,
     whose prepared statements' generic plans began elsewhere and sorted). MariaDB has no
     LATERAL; there and on SQLite the join's order is kept by ``STRAIGHT_JOIN`` and
-    ``CROSS JOIN`` (queries/search.py)."""
+    ``CROSS JOIN`` (store/search/walk.py)."""
 
     snapshot_begin: tuple[str, ...]
     """The SQL that opens a read-only transaction at REPEATABLE READ (one snapshot for
@@ -120,7 +111,6 @@ def _capabilities(name: str, update_returning: bool) -> Capabilities:
         search_reads_lateral=postgresql,
         binds_arrays=postgresql,
         keys_as_row_values=mysql,
-        walks_a_window=not (mysql or postgresql),
         snapshot_begin=snapshot,
     )
 

@@ -7,9 +7,8 @@ added there is dumped and restored with no change here. Lines come in the order 
 collation), then ``seq``: a user's line, then each of its sessions followed by that
 session's messages. Values are what the store holds, the same on every store (ids as
 strings, times as integer ms, booleans as true/false), so one store's dump is
-byte-identical to the dump of another that imported it. A message's search signature
-(signature.py) is not dumped: it is made from the message's role and msg, on import as on
-every write.
+byte-identical to the dump of another that imported it. Nothing of search is dumped: a
+user's search digest is made again by their searches (store/search/).
 
 :func:`export_lines` runs inside one snapshot transaction (``Store.snapshot``): the dump
 agrees with itself while a server writes. :func:`import_rows` upserts a batch of lines
@@ -25,9 +24,9 @@ from typing import Any
 import msgspec
 from sqlalchemy import Column, Table, bindparam, func, select
 
-from huihua.store import digest, signature
 from huihua.store.dialect import upsert
 from huihua.store.queries._common import matches
+from huihua.store.search import digest
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions, users
 
@@ -35,9 +34,9 @@ TABLES: dict[str, Table] = {"user": users, "session": chat_sessions, "message": 
 MESSAGES_PER_READ = 1000
 _encode = msgspec.json.Encoder().encode
 
-# The columns a dump holds: every stored one but the search signature and what the search
-# digest holds of a session (derived; an imported session has nothing digested).
-_DERIVED = {*signature.NAMES, *digest.SESSION_COLUMNS}
+# The columns a dump holds: every stored one but what the search digest holds of a session
+# (derived; an imported session has nothing digested).
+_DERIVED = set(digest.SESSION_COLUMNS)
 DUMPED: dict[str, list[Column[Any]]] = {
     kind: [c for c in t.c if c.name not in _DERIVED] for kind, t in TABLES.items()
 }
@@ -195,9 +194,7 @@ def import_rows(db: Db, rows: Mapping[str, Iterable[Mapping[str, Any]]]) -> None
     """Upsert rows by kind (each a complete row: :func:`check_line`); the rows win."""
     for kind, batch in rows.items():
         batch = list(batch)
-        if kind == "message":
-            batch = [{**row, **signature.stored(row)} for row in batch]
-        elif kind == "session":  # nothing of it digested: its messages are searched as they are
+        if kind == "session":  # nothing of it digested: its messages are searched as they are
             batch = [{**row, **_NOTHING_DIGESTED} for row in batch]
         if batch:
             db.run_many(_upsert(TABLES[kind], db), batch)

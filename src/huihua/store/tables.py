@@ -16,14 +16,13 @@
   NULL until ``/update_chat`` changes the message; ``rating`` (``like`` or ``dislike``) and
   its ``comment`` are the user's feedback on an ``ai`` message (``/rate_chat``), given at
   ``rated_at`` (NULL when unrated).
-  ``search_0`` … ``search_15`` are the message's search signature (signature.py), NULL on
-  messages that are neither ``user`` nor ``ai``, and the index ``ix_chat_messages_search``
-  ``(user_id, created_at, session_id, seq, search_0 …)`` holds it in the order a search
-  walks: a user's messages, newest first.
-- ``search_digests``: per user, which characters and character pairs their messages hold
-  (digest.py), so that a search no message can match is answered without the walk; each
-  session's ``digested_seq`` says what of it the digest holds, ``search_edits`` counts the
-  changes of its messages' text.
+  The index ``ix_chat_messages_newest`` ``(user_id, created_at, session_id, seq)`` is a
+  user's messages newest first, the order a search walks; nothing else of search is written
+  with a message.
+- ``search_digests``: per user, what a search reads instead of their messages
+  (store/search/): which characters and character pairs their messages hold, and their
+  signatures bit-sliced; each session's ``digested_seq`` says what of it the digest holds,
+  ``search_edits`` counts the changes of its messages' text.
 - ``ai_replies``: the replies huihua is asking a model for (docs/api.md §8), a row each while
   it generates: whose task holds it (``host``) until when (``lease_until``, moved at every
   flush, at least once a second), how many events it has made (``events``, as of the last
@@ -72,8 +71,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
-
-from huihua.store import signature
 
 MYSQL_TABLE_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
 _MYSQL = ("mysql", "mariadb")
@@ -186,18 +183,9 @@ chat_messages = Table(
     Column("updated_at", BigInteger, nullable=True),
     Column("rating", String(8), nullable=True),
     Column("comment", String(1000), nullable=True),
-    *(Column(name, BigInteger, nullable=True) for name in signature.NAMES),
     Column("rated_at", BigInteger, nullable=True),
-    # /search_chats: a user's messages newest first, each with its signature, so that a
-    # search tests the signatures from the index alone (signature.py).
-    Index(
-        "ix_chat_messages_search",
-        "user_id",
-        "created_at",
-        "session_id",
-        "seq",
-        *signature.NAMES,
-    ),
+    # /search_chats: a user's messages newest first, the order of its walk (store/search/).
+    Index("ix_chat_messages_newest", "user_id", "created_at", "session_id", "seq"),
     # The operator's console (docs/api.md §9), across users: the messages of a day (how many,
     # by whom, the replies' statuses), from the index alone; the rated replies, newest
     # first (only rated ones where the store has partial indexes).

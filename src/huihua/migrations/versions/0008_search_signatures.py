@@ -12,8 +12,8 @@ Create Date: 2026-12-03
 import sqlalchemy as sa
 from alembic import op
 
+from huihua.migrations import backfill
 from huihua.migrations.backfill import INDEX, INDEX_COLUMNS
-from huihua.store import signature
 
 revision = "0008"
 down_revision = "0007"
@@ -22,12 +22,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    for name in signature.NAMES:
+    for name in backfill.NAMES:
         op.add_column("chat_messages", sa.Column(name, sa.BigInteger(), nullable=True))
     op.create_index(INDEX, "chat_messages", INDEX_COLUMNS)
 
 
 def downgrade() -> None:
     op.drop_index(INDEX, "chat_messages")
-    for name in reversed(signature.NAMES):
+    for name in reversed(backfill.NAMES):
         op.drop_column("chat_messages", name)

@@ -1,4 +1,4 @@
-"""Search signatures made again, by the blocked, partitioned filter of store/signature.py.
+"""Search signatures made again, by the blocked, partitioned filter of store/search/signature.py.
 
 The signature of 0008's version (one Bloom filter of 997 positions, each found by a
 Python step per character) cost add_chat 13 µs a message of 25 characters and 260 µs one
@@ -18,7 +18,7 @@ from typing import Any
 from alembic import op
 
 from huihua.migrations import backfill
-from huihua.store import signature
+from huihua.store.search import signature
 
 revision = "0009"
 down_revision = "0008"
@@ -27,7 +27,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    _again(signature.columns)
+    _again(backfill.columns)
 
 
 def downgrade() -> None:
@@ -49,7 +49,7 @@ _FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvw
 
 def _columns_0008(role: str, msg: str) -> dict[str, Any]:
     if role not in signature.SEARCHED_ROLES:
-        return dict.fromkeys(signature.NAMES)
+        return dict.fromkeys(backfill.NAMES)
     u = msg.encode("utf-16-le", "surrogatepass").translate(_FOLD)
     units = set(memoryview(u).cast("H"))
     found = {v % _BITS for v in units} | {(v ^ 0x5A5A5A5A) % _BITS for v in units}
@@ -60,4 +60,4 @@ def _columns_0008(role: str, msg: str) -> dict[str, Any]:
         found.update(v % _BITS for v in memoryview(u[2 : 2 + (n - 2) // 4 * 4]).cast("I"))
     whole = sum(1 << p for p in found)
     mask = (1 << 63) - 1
-    return {name: (whole >> (63 * i)) & mask for i, name in enumerate(signature.NAMES)}
+    return {name: (whole >> (63 * i)) & mask for i, name in enumerate(backfill.NAMES)}

@@ -8,9 +8,8 @@ statements are Core, compiled once per dialect (sql.py); where the stores differ
 one statement can do, a function asks ``db.caps`` (dialect.py).
 
 A module per noun: ``idempotency``, ``users``, ``sessions``, ``messages``, ``turns``,
-``search`` (a user's messages that may contain a query), ``access`` (token nonces,
-whole-user deletion, login codes). Callers use this package's names:
-``from huihua.store import queries as q``.
+``access`` (token nonces, whole-user deletion, login codes). Callers use this package's
+names: ``from huihua.store import queries as q``. Search's own SQL is in store/search/.
 """
 
 from huihua.store.queries.access import (
@@ -31,17 +30,7 @@ from huihua.store.queries.changes import (
     rate_message,
     update_message,
 )
-from huihua.store.queries.digests import (
-    DigestRaced,
-    Gathered,
-    apply_digest,
-    delete_digest,
-    digest_parts,
-    gather_digest,
-    undigested,
-)
 from huihua.store.queries.idempotency import get_idempotency, put_idempotency
-from huihua.store.queries.keyed import messages_by_keys
 from huihua.store.queries.messages import (
     CHANGEABLE,
     EXTRA_FIELDS,
@@ -70,7 +59,6 @@ from huihua.store.queries.replies import (
     system_messages,
     tokens_of_day,
 )
-from huihua.store.queries.search import CANDIDATE_FIELDS, search_candidates
 from huihua.store.queries.sessions import (
     bump_session,
     delete_all_sessions,
@@ -90,33 +78,26 @@ from huihua.store.queries.turns import append_turn_alone
 from huihua.store.queries.users import get_user, insert_user, update_user, user_exists
 
 __all__ = [
-    "CANDIDATE_FIELDS",
     "CHANGEABLE",
     "CONTEXT_FIELDS",
     "EXTRA_FIELDS",
     "MESSAGE_FIELDS",
     "PAGE_FIELDS",
-    "DigestRaced",
-    "Gathered",
     "add_usage",
     "append_alone",
     "append_turn_alone",
     "appends_alone",
-    "apply_digest",
     "bump_session",
     "claim_login_code",
     "context_messages",
     "delete_all_sessions",
-    "delete_digest",
     "delete_login_code",
     "delete_messages",
     "delete_reply",
     "delete_session",
     "delete_user",
-    "digest_parts",
     "expired_replies",
     "finish_login_code",
-    "gather_digest",
     "get_idempotency",
     "get_login_code",
     "get_token_nonce",
@@ -134,7 +115,6 @@ __all__ = [
     "lock_session",
     "message_for_update",
     "message_role",
-    "messages_by_keys",
     "messages_page",
     "move_lease",
     "new_token_nonce",
@@ -145,7 +125,6 @@ __all__ = [
     "rename_session",
     "reply_lease",
     "reply_state",
-    "search_candidates",
     "session_exists",
     "session_messages",
     "session_title",
@@ -154,7 +133,6 @@ __all__ = [
     "tokens_of_day",
     "touch_session",
     "uncount_messages",
-    "undigested",
     "update_message",
     "update_user",
     "user_exists",

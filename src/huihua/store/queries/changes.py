@@ -8,11 +8,10 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, select, update
 
-from huihua.store import signature
 from huihua.store.queries._common import matches
-from huihua.store.queries.digests import delete_digest
 from huihua.store.queries.messages import CHANGEABLE, MESSAGE_FIELDS
 from huihua.store.queries.replies import forget_replies
+from huihua.store.search.rows import delete_digest
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages
 
@@ -42,15 +41,11 @@ def update_message(
     seq: int,
     now: int,
     values: dict[str, Any],
-    *,
-    role: str,
 ) -> None:
     """Set the fields ``values`` names (of :data:`CHANGEABLE`) and ``updated_at`` of a
-    message of ``role`` (a new ``msg`` brings its new search signature)."""
+    message."""
     if not set(values) <= set(CHANGEABLE):
         raise ValueError(f"not a field update_chat changes: {sorted(values)}")
-    if "msg" in values:
-        values = {**values, **signature.columns(role, values["msg"])}
     names = tuple(sorted(values))
     statement = _UPDATES.get(names)
     if statement is None:

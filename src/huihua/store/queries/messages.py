@@ -26,7 +26,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from huihua.store import signature
 from huihua.store.queries._common import matches
 from huihua.store.queries.sessions import BUMP, SESSION_KEY
 from huihua.store.sql import Db, Statement
@@ -38,12 +37,9 @@ _m = chat_messages.c
 
 # A message with only the seed's fields is stored by the statement of before the fields of
 # docs/api.md §5.1 (fewer parameters to bind on the hot path); others by insert_messages.
-# Each with its search signature (signature.py), computed from role and msg.
 _SEED_FIELDS = ("user_id", "session_id", "seq", "role", "msg", "meta", "created_at")
 _INSERT_SEED_MESSAGE = Statement(
-    insert(chat_messages).values(
-        {name: bindparam(name) for name in (*_SEED_FIELDS, *signature.NAMES)}
-    )
+    insert(chat_messages).values({name: bindparam(name) for name in _SEED_FIELDS})
 )
 # The fields a message may have besides the seed's, and those /update_chat may change.
 EXTRA_FIELDS = ("parts", "reasoning", "tool_calls", "tool_call_id", "name", "status")
@@ -98,7 +94,7 @@ def _append_alone(*, recorded: bool) -> Statement:
     message = (
         insert(chat_messages)
         .from_select(
-            ["user_id", "session_id", "seq", "role", "msg", "meta", "created_at", *signature.NAMES],
+            ["user_id", "session_id", "seq", "role", "msg", "meta", "created_at"],
             select(
                 bindparam("key_user", type_=String),
                 bindparam("key_session", type_=String),
@@ -107,7 +103,6 @@ def _append_alone(*, recorded: bool) -> Statement:
                 bindparam("msg", type_=Text),
                 bindparam("meta", type_=Text),
                 bindparam("now", type_=BigInteger),
-                *(bindparam(name, type_=BigInteger) for name in signature.NAMES),
             ),
         )
         .returning(_m.seq)
@@ -170,7 +165,6 @@ def append_alone(
         "role": role,
         "msg": msg,
         "meta": meta,
-        **signature.columns(role, msg),
     }
     if request_id is None:
         rows = db.alone(_APPEND_ALONE[False], **params)
@@ -199,21 +193,19 @@ def insert_message(
 ) -> None:
     """Store one message with the seed's fields only (role, msg, meta) at its seq; any
     other goes through :func:`insert_messages`."""
-    params = {
-        "user_id": user_id,
-        "session_id": session_id,
-        "seq": seq,
-        "role": role,
-        "msg": msg,
-        "meta": meta,
-        "created_at": now,
-        **signature.columns(role, msg),
-    }
-    db.run(_INSERT_SEED_MESSAGE, **params)
+    db.run(
+        _INSERT_SEED_MESSAGE,
+        user_id=user_id,
+        session_id=session_id,
+        seq=seq,
+        role=role,
+        msg=msg,
+        meta=meta,
+        created_at=now,
+    )
 
 
 _ROW_FIELDS = ("seq", "role", "msg", "meta", *EXTRA_FIELDS)
-_ROW_COLUMNS = (*_ROW_FIELDS, *signature.NAMES)
 _INSERT_MANY: dict[int, Statement] = {}
 
 
@@ -236,7 +228,7 @@ def insert_messages(
                 "user_id": bindparam("user_id"),
                 "session_id": bindparam("session_id"),
                 "created_at": bindparam("now"),
-                **{name: bindparam(f"{name}_{i}") for name in _ROW_COLUMNS},
+                **{name: bindparam(f"{name}_{i}") for name in _ROW_FIELDS},
             }
             for i in range(n)
         ]
@@ -246,8 +238,6 @@ def insert_messages(
         params[f"seq_{i}"] = first_seq + i
         for name in _ROW_FIELDS[1:]:
             params[f"{name}_{i}"] = message.get(name)
-        for name, value in signature.stored(message).items():
-            params[f"{name}_{i}"] = value
     db.run(statement, **params)
 
 

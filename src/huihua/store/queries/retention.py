@@ -17,8 +17,8 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, select
 
 from huihua.store.queries._common import matches
-from huihua.store.queries.digests import delete_digest
 from huihua.store.queries.sessions import SESSION_KEY
+from huihua.store.search.rows import delete_digest
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions, idempotency_records, users
 

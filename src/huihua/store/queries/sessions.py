@@ -27,8 +27,8 @@ from sqlalchemy import (
 )
 
 from huihua.store.queries._common import insert_row, matches
-from huihua.store.queries.digests import delete_digest
 from huihua.store.queries.replies import forget_replies
+from huihua.store.search.rows import delete_digest
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions
 
@@ -74,7 +74,7 @@ _SESSION_EXISTS = Statement(select(_s.chat_count).where(SESSION_KEY))
 _LOCK_SESSION = Statement(select(_s.last_seq).where(SESSION_KEY).with_for_update())
 _TOUCH = Statement(update(chat_sessions).where(SESSION_KEY).values(updated_at=bindparam("now")))
 # A message's text changed: the digest no longer holds it (nor any later one of the
-# session), and a digest made meanwhile sees the edit (queries/digests.py).
+# session), and a digest made meanwhile sees the edit (store/search/rows.py).
 _TOUCH_EDITED = Statement(
     update(chat_sessions)
     .where(SESSION_KEY)

@@ -19,21 +19,18 @@ from typing import Any
 
 from sqlalchemy import text
 
-from huihua.store import signature
 from huihua.store.queries.messages import EXTRA_FIELDS
 from huihua.store.sql import Db, Statement
 
 # A message's fields, as insert_messages takes them; each VALUES cell is cast to its
-# column's type (an untyped NULL would otherwise be taken for text). The search signature
-# (signature.py) goes with each message.
-_FIELDS = ("role", "msg", "meta", *EXTRA_FIELDS, *signature.NAMES)
-_BIGINT = frozenset(signature.NAMES)
+# column's type (an untyped NULL would otherwise be taken for text).
+_FIELDS = ("role", "msg", "meta", *EXTRA_FIELDS)
 _VARCHAR = frozenset({"role", "tool_call_id", "name", "status"})
 _TURNS: dict[tuple[int, bool], Statement] = {}
 
 
 def _type(field: str) -> str:
-    return "varchar" if field in _VARCHAR else "bigint" if field in _BIGINT else "text"
+    return "varchar" if field in _VARCHAR else "text"
 
 
 def _statement(n: int, recorded: bool) -> Statement:
@@ -99,9 +96,8 @@ def append_turn_alone(
         "title": title,
     }
     for i, message in enumerate(messages):
-        whole = message | signature.stored(message)
         for field in _FIELDS:
-            params[f"{field}_{i}"] = whole.get(field)
+            params[f"{field}_{i}"] = message.get(field)
     if recorded:
         params |= {
             "request_id": request_id,

@@ -1,13 +1,17 @@
-"""Search: the user's messages that contain a query, newest first (docs/api.md §5.3).
+"""The statements that read a user's messages for a search: the walk, and the tails.
 
-One statement walks the index ``(user_id, created_at, session_id, seq, search_0 …)``
-backwards from a keyset position, keeps the entries whose signature has every bit the
-query's does in the (at most three) columns it tests (signature.py), reads the message of
-each entry kept, keeps those whose text contains the query, and stops after ``limit`` of
-them. Every row read is the user's: the cost follows their history, never the store's size;
-a query that matches nothing is one statement however many messages its signature lets
-through. The caller matches each row exactly (for the snippet) and asks for the next batch
-from the last one it saw.
+The walk: one statement reads the user's ``user`` and ``ai`` messages newest first by the
+index ``ix_chat_messages_newest`` ``(user_id, created_at, session_id, seq)``, from a keyset
+position, keeps those whose text contains the query and stops after ``limit`` of them.
+Every row read is the user's: the cost follows their history, never the store's size. The
+caller matches each row exactly (for the snippet) and asks for the next batch from the last
+one it saw. A search walks when the user has no digest yet, or when the query is a common
+one (the digest's slices leave too many candidates): then its page fills within a few
+dozen rows.
+
+``tails``: the same search among the messages the user's digest does not hold yet
+(rows.py), each session's messages above its ``digested_seq``: the sessions first, each
+one's tail by the primary key (:func:`_tail_statement`), the matches sorted.
 
 The containment test is the store's own, on the text as it is, or for a query with a letter
 A–Z or a–z, on the text and the query folded: exact on SQLite (``instr``, its ``lower``
@@ -17,42 +21,37 @@ locale, which may fold a letter by its neighbours), and on MySQL/MariaDB byte fo
 more than A–Z: a superset, which the caller's match narrows.
 
 How the walk is made to come first, whatever the planner would choose (tests/
-test_search_plans.py explains every kind of search on every store): the session's title is
-a scalar subquery, not a join to begin from; the message is read by a ``LATERAL``
-subquery behind ``OFFSET 0`` on PostgreSQL (``caps.search_reads_lateral``: a prepared
-statement's generic plan, which knows neither the user nor the limit, began a flat join
-from the sessions and sorted, 50 ms where the walk took 2), joined by ``CROSS JOIN`` on
-SQLite and ``STRAIGHT_JOIN`` on MySQL/MariaDB, which keep the order written, with the index
-named on MySQL/MariaDB unless the search is in one session (then the primary key may read
-that session alone, and its matches are sorted). The signature test is written ``x & b >=
-b`` (see :func:`_statement`).
-
-``tails``: the same search among the messages the user's search digest does not hold yet
-(queries/digests.py), each session's messages above its ``digested_seq``: the sessions
-first, each one's tail by the primary key (:func:`_tail_statement`).
+test_search_plans.py explains every kind of search on every store): the index is named
+(SQLite's ``INDEXED BY``, MySQL/MariaDB's ``FORCE INDEX``) unless the search is in one
+session, where the primary key may read that session alone and sort its matches; the
+session's title is a scalar subquery, not a join to begin from. The tails read the sessions
+first (``CROSS JOIN`` on SQLite, ``STRAIGHT_JOIN`` on MySQL/MariaDB, a ``LATERAL`` read on
+PostgreSQL: ``caps.search_reads_lateral``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, Join, and_, bindparam, func, literal_column, or_, select, true
+from sqlalchemy import Integer, Join, and_, bindparam, literal_column, or_, select, true
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import BindParameter, ColumnClause
 from sqlalchemy.sql.functions import FunctionElement
 
-from huihua.store import signature
 from huihua.store.dialect import Capabilities
+from huihua.store.search import signature
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions
 
-_STATEMENTS: dict[tuple[tuple[int, ...], bool, bool, bool, bool, bool, bool], Statement] = {}
-# A result: (created_at, session_id, seq, role, msg, session_title).
+_STATEMENTS: dict[tuple[bool, bool, bool, bool, bool], Statement] = {}
+# A candidate: (created_at, session_id, seq, role, msg, session_title).
 CANDIDATE_FIELDS = ("created_at", "session_id", "seq", "role", "msg", "session_title")
+Candidate = tuple[int, str, int, str, str, "str | None"]
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _FOLD = "'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'"
-_WALKED_INDEX = "ix_chat_messages_search"
+WALKED_INDEX = "ix_chat_messages_newest"
 _MYSQL = ("mysql", "mariadb")
-_ZERO = literal_column("0")
+_ZERO: ColumnClause[Any] = literal_column("0")
 
 
 class _position(FunctionElement[int]):
@@ -132,38 +131,44 @@ def _then_sql(element: Any, compiler: Any, asfrom: bool = False, **kw: Any) -> s
     return f"{left}{operator}{right} ON {element.onclause._compiler_dispatch(compiler, **kw)}"
 
 
-def _signature_and_position(
-    w: Any, tested: tuple[int, ...], after: bool, *, by_key: bool = False
-) -> list[Any]:
-    """The conditions on a message ``w`` of every search: its signature has the query's
-    bits, and (``after``) it comes after the keyset position (``by_key``: written so that
-    no planner reads the messages by their time instead of by the primary key)."""
-    where = []
-    for i, column in enumerate(tested):
-        # ``x & b >= b`` is ``x & b = b`` (no column is ever negative), and a planner's
-        # guess of how many rows pass it is a third, not the 0.5% of an equality: nearer
-        # what a common word's bits let through, so it walks the index rather than sort.
-        bits = bindparam(f"bits_{i}")
-        where.append(w[signature.NAMES[column]].op("&")(bits) >= bits)
-    if after:
-        # Rows strictly before (at, session, seq) in the walk's (desc, desc, desc) order; the
-        # first term bounds the index range scan on every engine.
-        at, sid = bindparam("at"), bindparam("sid")
-        created_at = w.created_at + _ZERO if by_key else w.created_at
-        where += [
-            created_at <= at,
-            or_(
-                created_at < at,
-                w.session_id < sid,
-                and_(w.session_id == sid, w.seq < bindparam("seq")),
-            ),
-        ]
-    return where
+def searched(m: Any) -> Any:
+    """The messages a search finds: ``user`` and ``ai`` ones."""
+    return m.role.in_([literal_column(f"'{role}'") for role in signature.SEARCHED_ROLES])
 
 
-def _tail_statement(
-    tested: tuple[int, ...], folded: bool, after: bool, in_session: bool, lateral: bool
-) -> Statement:
+def _after(w: Any, *, by_key: bool = False) -> list[Any]:
+    """The rows strictly before the keyset position (at, session, seq) in the walk's
+    (desc, desc, desc) order; the first term bounds the index range scan on every engine
+    (``by_key``: written so that no planner reads the messages by their time instead of by
+    the primary key)."""
+    at: BindParameter[Any] = bindparam("at")
+    sid: BindParameter[Any] = bindparam("sid")
+    created_at = w.created_at + _ZERO if by_key else w.created_at
+    return [
+        created_at <= at,
+        or_(
+            created_at < at,
+            w.session_id < sid,
+            and_(w.session_id == sid, w.seq < bindparam("seq")),
+        ),
+    ]
+
+
+def _contains(m: Any, folded: bool) -> Any:
+    position = _folded_position if folded else _position
+    return position(m.msg, bindparam("query")) > _ZERO
+
+
+def _title(s: Any, m: Any) -> Any:
+    return (
+        select(s.session_title)
+        .where(s.user_id == m.user_id, s.session_id == m.session_id)
+        .scalar_subquery()
+        .label("session_title")
+    )
+
+
+def _tail_statement(folded: bool, after: bool, in_session: bool, lateral: bool) -> Statement:
     """The search of what the user's digest does not hold: the messages above each
     session's ``digested_seq``, read session by session by the primary key, and sorted (a
     tail is what was written since the digest was last added to: a few messages). The
@@ -176,11 +181,7 @@ def _tail_statement(
     where = [s.user_id == bindparam("user_id"), s.last_seq > s.digested_seq]
     if in_session:
         where.append(s.session_id == bindparam("session_id"))
-    position = _folded_position if folded else _position
-    inner = [
-        *_signature_and_position(m, tested, after, by_key=True),
-        position(m.msg, bindparam("query")) > _ZERO,
-    ]
+    inner = [searched(m), _contains(m, folded), *(_after(m, by_key=True) if after else ())]
     same = and_(m.user_id == s.user_id, m.session_id == s.session_id, m.seq > s.digested_seq)
     if lateral:
         read: Any = (
@@ -207,66 +208,27 @@ def _tail_statement(
     return Statement(found)
 
 
-def _statement(
-    tested: tuple[int, ...],
-    folded: bool,
-    after: bool,
-    in_session: bool,
-    lateral: bool,
-    tails: bool,
-    window: bool,
-) -> Statement:
-    if tails:
-        return _tail_statement(tested, folded, after, in_session, lateral)
-    walked = chat_messages.alias("walked")
+def _walk_statement(folded: bool, after: bool, in_session: bool) -> Statement:
+    """The walk of the user's messages newest first by ``ix_chat_messages_newest``."""
     message = chat_messages.alias("message")
     session = chat_sessions.alias("session")
-    w, m, s = walked.c, message.c, session.c
-    where = [w.user_id == bindparam("user_id")]
+    m = message.c
+    where = [m.user_id == bindparam("user_id")]
     if in_session:
-        where.append(w.session_id == bindparam("session_id"))
-    where += _signature_and_position(w, tested, after)
-    if window:
-        # Only the ``window`` newest entries (after the position): the walk's range ends at
-        # the time of the last of them, found by one short scan of the same index.
-        recent = chat_messages.alias("recent")
-        r = recent.c
-        floor = (
-            select(r.created_at)
-            .where(r.user_id == bindparam("user_id"), *_signature_and_position(r, (), after))
-            .order_by(r.created_at.desc(), r.session_id.desc(), r.seq.desc())
-            .limit(literal_column("1"))
-            .offset(bindparam("window"))
-        )
-        if in_session:
-            floor = floor.where(r.session_id == bindparam("session_id"))
-        where.append(w.created_at >= func.coalesce(floor.scalar_subquery(), _ZERO))
-    position = _folded_position if folded else _position
-    same = and_(m.user_id == w.user_id, m.session_id == w.session_id, m.seq == w.seq)
-    contains = position(m.msg, bindparam("query")) > _ZERO
-    title = (
-        select(s.session_title)
-        .where(s.user_id == w.user_id, s.session_id == w.session_id)
-        .scalar_subquery()
-        .label("session_title")
-    )
-    if lateral:
-        read: Any = select(m.role, m.msg).where(same, contains).offset(_ZERO).lateral("message")
-        source = walked.join(read, true())
-    else:
-        read = message
-        source = _then(walked, message, same)
-        where.append(contains)
+        where.append(m.session_id == bindparam("session_id"))
+    if after:
+        where += _after(m)
+    where += [searched(m), _contains(m, folded)]
     found = (
-        select(w.created_at, w.session_id, w.seq, read.c.role, read.c.msg, title)
-        .select_from(source)
+        select(m.created_at, m.session_id, m.seq, m.role, m.msg, _title(session.c, m))
         .where(*where)
-        .order_by(w.created_at.desc(), w.session_id.desc(), w.seq.desc())
+        .order_by(m.created_at.desc(), m.session_id.desc(), m.seq.desc())
         .limit(bindparam("limit"))
     )
     if not in_session:  # in one session, the primary key may read that session alone
+        found = found.with_hint(message, f"INDEXED BY {WALKED_INDEX}", "sqlite")
         for dialect in _MYSQL:
-            found = found.with_hint(walked, f"FORCE INDEX ({_WALKED_INDEX})", dialect)
+            found = found.with_hint(message, f"FORCE INDEX ({WALKED_INDEX})", dialect)
     return Statement(found)
 
 
@@ -279,29 +241,15 @@ def search_statement(
     session_id: str | None = None,
     *,
     tails: bool = False,
-    window: int | None = None,
 ) -> tuple[Statement, dict[str, Any]]:
     """Return the statement :func:`search_candidates` runs, and its parameters."""
-    mask = signature.query_mask(query)
-    tested = tuple(column for column, _ in mask)
     folded = not _LETTERS.isdisjoint(query)
-    key = (
-        tested,
-        folded,
-        after is not None,
-        session_id is not None,
-        caps.search_reads_lateral,
-        tails,
-        window is not None,
-    )
+    key = (folded, after is not None, session_id is not None, caps.search_reads_lateral, tails)
     statement = _STATEMENTS.get(key)
     if statement is None:
-        statement = _STATEMENTS[key] = _statement(*key)
+        statement = _tail_statement(*key[:4]) if tails else _walk_statement(*key[:3])
+        _STATEMENTS[key] = statement
     params: dict[str, Any] = {"user_id": user_id, "query": query, "limit": limit}
-    if window is not None:
-        params["window"] = window
-    for i, (_, bits) in enumerate(mask):
-        params[f"bits_{i}"] = bits
     if session_id is not None:
         params["session_id"] = session_id
     if after is not None:
@@ -318,16 +266,14 @@ def search_candidates(
     session_id: str | None = None,
     *,
     tails: bool = False,
-    window: int | None = None,
-) -> list[Any]:
+) -> list[Candidate]:
     """Return up to ``limit`` of the user's ``user`` and ``ai`` messages (of one session,
     when given) that contain ``query``, newest first, from after the keyset position
-    ``after`` (created_at, session_id, seq): tuples of :data:`CANDIDATE_FIELDS`. On
-    MySQL/MariaDB a few may not contain it as §5.3 says (``LOWER`` folds more than A–Z):
-    the caller matches. ``tails``: only among the messages the user's search digest does
-    not hold (those above each session's ``digested_seq``); ``window``: only among the
-    user's ``window`` newest messages (after ``after``)."""
+    ``after`` (created_at, session_id, seq). On MySQL/MariaDB a few may not contain it as
+    §5.3 says (``LOWER`` folds more than A–Z): the caller matches. ``tails``: only among the
+    messages the user's search digest does not hold (those above each session's
+    ``digested_seq``)."""
     statement, params = search_statement(
-        db.caps, user_id, query, limit, after, session_id, tails=tails, window=window
+        db.caps, user_id, query, limit, after, session_id, tails=tails
     )
     return db.tuples(statement, **params)

@@ -1,9 +1,9 @@
 """A user's search digest: which characters and character pairs their messages hold.
 
-A search that finds nothing walks every entry of the user's search index (signature.py):
-its cost grows with their history, where a search that fills its page stops after a few
-dozen. The digest answers "can any of this user's messages contain the query?" from a few
-rows, so that a query none of them can contain is answered without the walk.
+A search that finds nothing would read every message of the user: its cost would grow with
+their history, where a search that fills its page stops after a few dozen. The digest
+answers "can any of this user's messages contain the query?" from a few rows, so that a
+query none of them can contain is answered without reading them.
 
 It is made of parts of :data:`PART_BYTES` bytes (rows of ``search_digests``, keyed by
 ``(user_id, part)``; a part that is absent is all zeros), of two kinds (the head part,
@@ -21,8 +21,8 @@ query alike: no false negatives; the exact rule of §5.3 is applied to what is f
 
 What a digest covers is kept in each session: ``chat_sessions.digested_seq``, the highest
 seq of the session whose text the digest holds. The messages above it (its *tail*: what was
-added since, and a message /update_chat changed, which lowers it) are searched by their
-signatures as before, so a digest never needs to change in the transaction of an append.
+added since, and a message /update_chat changed, which lowers it) are read and matched
+(walk.py), so a digest never changes in the transaction of an append.
 Deleting anything (/delete_chat, /delete_specific_session, /delete_sessions, /delete_user,
 the retention sweep) deletes the user's digest in the same transaction: it holds something
 of every message it took, and the next searches make it again.
@@ -30,6 +30,7 @@ of every message it took, and the next searches make it again.
 
 from __future__ import annotations
 
+import sys
 from array import array
 from collections.abc import Iterable
 
@@ -42,6 +43,7 @@ SESSION_COLUMNS = ("digested_seq", "search_edits")  # derived: never dumped
 HEAD = -1  # the part whose row says a digest exists (its bits: slices.head())
 
 _FOLD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+_SWAP = sys.byteorder == "big"  # units and pairs are read little-endian on every machine
 _MULTIPLIER = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
 
@@ -50,14 +52,23 @@ def _units(text: str) -> bytes:
     return text.encode("utf-16-le", "surrogatepass").translate(_FOLD)
 
 
+def _little(typecode: str, data: bytes) -> array[int]:
+    """The little-endian words of ``data`` (``H``: 16 bits, ``I``: 32), whatever the
+    machine's byte order, so that a stored digest means the same on every machine."""
+    words = array(typecode, data)
+    if _SWAP:
+        words.byteswap()
+    return words
+
+
 def _pair_codes(units: bytes) -> set[int]:
     """The text's pairs of adjacent units, each ``first | second << 16``: the 32-bit words at
     every even and every odd unit offset."""
     end = len(units) - len(units) % 4
-    codes = set(array("I", units[:end]))
+    codes = set(_little("I", units[:end]))
     if len(units) >= 6:
         odd_end = 2 + (len(units) - 2) - (len(units) - 2) % 4
-        codes.update(array("I", units[2:odd_end]))
+        codes.update(_little("I", units[2:odd_end]))
     return codes
 
 
@@ -73,7 +84,7 @@ def positions(texts: Iterable[str]) -> dict[int, list[int]]:
     codes: set[int] = set()
     for text in texts:
         u = _units(text)
-        units.update(array("H", u))
+        units.update(_little("H", u))
         codes.update(_pair_codes(u))
     found: dict[int, list[int]] = {}
     for unit in units:
@@ -108,13 +119,6 @@ def merged(old: bytes, mask: bytes) -> bytes:
     """Return a stored part with a mask's bits added."""
     merged = int.from_bytes(old, "little") | int.from_bytes(mask, "little")
     return merged.to_bytes(max(len(old), len(mask)), "little")
-
-
-def answers_alone(query: str) -> bool:
-    """Whether the digest's characters and pairs tell, for this query, nearly all that the
-    slices would (a query of one or two UTF-16 units: reading slices costs its hits more
-    than it saves)."""
-    return len(query.encode("utf-16-le", "surrogatepass")) <= 4
 
 
 def may_contain(parts: dict[int, bytes], wanted: dict[int, list[int]]) -> bool:

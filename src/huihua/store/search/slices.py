@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from huihua.store import signature
+from huihua.store.search import signature
 
 BLOCK = 2048  # positions a slice row holds
 BLOCK_BYTES = BLOCK // 8

@@ -1,5 +1,5 @@
 """Reading by their keys the messages the search digest's slices let through
-(store/slices.py): each by the primary key, in one statement, on every store: an OR of
+(slices.py): each by the primary key, in one statement, on every store: an OR of
 each key's terms (SQLite), ``(session_id, seq) IN (…)`` (MySQL/MariaDB), or arrays of the
 keys, each read by a ``LATERAL`` lookup (PostgreSQL).
 """
@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import BindParameter, ColumnClause
 
 from huihua.store.queries._common import padded
+from huihua.store.search.walk import searched
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions
 
@@ -63,9 +64,7 @@ def _by_keys_statement(n: int, row_values: bool) -> Statement:
                 )
             )
         statement = _BY_KEYS[(n, row_values)] = Statement(
-            select(m.created_at, m.session_id, m.seq, m.role, m.msg, title).where(
-                keys, m.search_0.is_not(None)
-            )
+            select(m.created_at, m.session_id, m.seq, m.role, m.msg, title).where(keys, searched(m))
         )
     return statement
 
@@ -93,7 +92,7 @@ def _by_key_arrays() -> Statement:
             m.user_id == bindparam("user_id"),
             m.session_id == keys.c.sid,
             m.seq == keys.c.seq,
-            m.search_0.is_not(None),
+            searched(m),
         )
         .offset(_ZERO)
         .lateral("message")

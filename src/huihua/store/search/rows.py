@@ -1,5 +1,5 @@
-"""Search digests (digest.py): reading the parts a query needs, what is left to digest, and
-adding messages to a user's digest.
+"""A user's search digest as rows of ``search_digests`` (digest.py, slices.py): reading the
+parts a query needs, what is left to digest, adding messages to the digest, deleting it.
 
 A digest is added to in two steps: the texts of the messages above each session's
 ``digested_seq`` are read (and their bits computed) in a read transaction, then one short
@@ -30,10 +30,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import BindParameter
 
 from huihua.errors import Conflict
-from huihua.store import digest, signature, slices
 from huihua.store.queries._common import insert_row, matches, padded
+from huihua.store.search import digest, signature, slices
+from huihua.store.search.walk import searched
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions, search_digests
 
@@ -51,14 +53,14 @@ _TAILS = Statement(
     .where(matches(_s.user_id), _s.last_seq > _s.digested_seq)
     .order_by(_s.session_id)
 )
-# The searched messages (those with a signature: user and ai) of a range of seqs.
+# The searched messages (user and ai) of a range of seqs.
 _TEXTS = Statement(
-    select(_m.seq, _m.msg, *(_m[name] for name in signature.NAMES)).where(
+    select(_m.seq, _m.msg).where(
         matches(_m.user_id),
         matches(_m.session_id),
         _m.seq > bindparam("after"),
         _m.seq <= bindparam("upto"),
-        _m.search_0.is_not(None),
+        searched(_m),
     )
 )
 _MOVE = Statement(
@@ -117,7 +119,7 @@ _PARTS_ARRAY = _parts_array()
 def _parts_statement(n: int) -> Statement:
     statement = _PARTS.get(n)
     if statement is None:
-        wanted = [bindparam(f"part_{i}") for i in range(n)]
+        wanted: list[BindParameter[Any]] = [bindparam(f"part_{i}") for i in range(n)]
         statement = _PARTS[n] = Statement(
             select(_d.part, _d.bits).where(matches(_d.user_id), _d.part.in_(wanted))
         )
@@ -154,7 +156,7 @@ class Gathered(NamedTuple):
     sessions: list[tuple[Any, ...]]
     positions: int
     texts: list[str]
-    placed: list[tuple[int, tuple[Any, ...]]]
+    placed: list[tuple[int, list[int]]]
 
 
 def gather_digest(db: Db, user_id: str, most: int) -> Gathered:
@@ -166,9 +168,9 @@ def gather_digest(db: Db, user_id: str, most: int) -> Gathered:
         upto = min(last, seen + left)
         first = gathered.positions
         rows = db.tuples(_TEXTS, user_id=user_id, session_id=session_id, after=seen, upto=upto)
-        for seq, msg, *columns in rows:
+        for seq, msg in rows:
             gathered.texts.append(msg)
-            gathered.placed.append((first + seq - seen - 1, tuple(columns)))
+            gathered.placed.append((first + seq - seen - 1, signature.signature(msg)))
         gathered.sessions.append((session_id, created_at, seen, edits, upto, first))
         gathered = gathered._replace(positions=first + upto - seen)
         left -= upto - seen
