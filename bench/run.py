@@ -9,6 +9,7 @@ million messages over 100,000 users by bulk insert and measures the reads again.
 
     python3 bench/run.py                       # SQLite only, 10 s per endpoint
     python3 bench/run.py --stores sqlite,postgresql,mysql --growth
+    python3 bench/run.py --sqlite-workers 2     # huihua serve --workers 2 on SQLite
 """
 
 from __future__ import annotations
@@ -505,7 +506,7 @@ def ceiling_shares(results: dict[str, Any]) -> None:
 
 def bench_store(kind: str, args: Any, workdir: Path) -> dict[str, Any]:
     """Measure one store: add_chat, then the reads, then (``--growth``) the reads again."""
-    workers = 1 if kind == "sqlite" else args.server_workers
+    workers = args.sqlite_workers if kind == "sqlite" else args.server_workers
     print(f"\n{kind} ({workers} worker{'s' if workers > 1 else ''}, {args.connections} conn)")
     out: dict[str, Any] = {"workers": workers}
     with database(kind, workdir) as url:
@@ -536,6 +537,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--server-workers", type=int, default=2, help="workers on PG/MySQL")
+    parser.add_argument("--sqlite-workers", type=int, default=1, help="workers on SQLite")
     parser.add_argument("--growth", action="store_true", help="also the 10M-message run")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     args = parser.parse_args()

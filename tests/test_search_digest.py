@@ -208,7 +208,7 @@ def test_add_to_digest_takes_at_most_what_it_is_given(api: Api, user: str) -> No
 def test_slices_place_and_find_positions_across_blocks() -> None:
     sigs = {p: signature.signature(f"第{p}条") for p in range(3)}
     sliced = slices.transpose(sigs.items())
-    base = slices.BLOCK - 2  # positions 2046, 2047 in block 0, 2048 in block 1
+    base = slices.BLOCK - 2  # the last two positions of block 0, the first of block 1
     parts = {part: slices.as_bytes(value) for part, value in slices.placed_at(sliced, base).items()}
     runs = slices.runs_by_block("s", 10, base, 3)
     assert runs == [(0, ("s", 10, base, 2)), (1, ("s", 12, base + 2, 1))]
@@ -220,8 +220,9 @@ def test_slices_place_and_find_positions_across_blocks() -> None:
         assert found is not None
         assert (("s", seq)) in slices.keys(found, parts)
     assert slices.survivors(parts, [], 2) is None  # nothing to test by: the walk
-    assert slices.next_position(slices.head(4097)) == 4097
-    assert slices.blocks(slices.head(4097)) == 3
+    end = 2 * slices.BLOCK + 1
+    assert slices.next_position(slices.head(end)) == end
+    assert slices.blocks(slices.head(end)) == 3
 
 
 def test_many_messages_across_blocks_in_two_steps(api: Api, user: str) -> None:
@@ -233,7 +234,7 @@ def test_many_messages_across_blocks_in_two_steps(api: Api, user: str) -> None:
     assert (digested_seq(api, user, "a"), digested_seq(api, user, "b")) == (1500, 500)
     assert found(api, user, "龘") == []  # and the rest
     assert digested_seq(api, user, "b") == 700
-    # sparse hits: by the slices (positions 2,046 to 2,049 straddle two blocks)
+    # sparse hits: by the slices (a block's edge: test_slices_place_and_find_positions_…)
     for n in (545, 546, 547, 548, 699):
         assert found(api, user, f"第b{n}条") == [("b", n + 1)], n
     assert found(api, user, "第a0条") == [("a", 1)]
@@ -241,7 +242,7 @@ def test_many_messages_across_blocks_in_two_steps(api: Api, user: str) -> None:
     page = ok(api, "/search_chats", user_id=user, query="天气", limit=100)
     assert [r["seq"] for r in page["results"]][:3] == [700, 699, 698]
     assert page["next_cursor"]
-    # longer, as common: on SQLite its page fills among the newest messages
+    # longer, as common: too many survivors as well, the walk
     everything = found(api, user, "条 天气", limit=100)
     assert len(everything) == len(set(everything)) == 2200
     assert everything[:2] == [("b", 700), ("b", 699)]

@@ -5,8 +5,10 @@ columns) in the row and in the index ``(user_id, created_at, session_id, seq, se
 search_15)``: 140,000 of add_chat's 540,000 instructions a request (bench/instructions.py).
 Since this revision the signatures live only in each user's search digest, bit-sliced,
 made by searches off the request (store/search/), and the walk's index holds the key and
-the time alone. The digests stay: their slices were made by the same signature function.
-``downgrade`` adds the columns back and makes every signature again.
+the time alone. The digests are deleted (and every session's ``digested_seq`` with them):
+their slices are now rows of 8,192 messages (store/search/slices.py), and searches make
+them again. ``downgrade`` adds the columns back and makes every signature again (and
+deletes the digests of this format).
 
 Revision ID: 0013
 Revises: 0012
@@ -27,7 +29,13 @@ NEWEST = "ix_chat_messages_newest"
 NEWEST_COLUMNS = ["user_id", "created_at", "session_id", "seq"]
 
 
+def _forget_digests() -> None:
+    op.execute("DELETE FROM search_digests")
+    op.execute("UPDATE chat_sessions SET digested_seq = 0 WHERE digested_seq > 0")
+
+
 def upgrade() -> None:
+    _forget_digests()
     op.drop_index(backfill.INDEX, "chat_messages")
     for name in reversed(backfill.NAMES):
         op.drop_column("chat_messages", name)
@@ -35,6 +43,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _forget_digests()
     op.drop_index(NEWEST, "chat_messages")
     for name in backfill.NAMES:
         op.add_column("chat_messages", sa.Column(name, sa.BigInteger(), nullable=True))

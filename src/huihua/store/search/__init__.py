@@ -12,7 +12,7 @@ matches each exactly, cuts snippets and pages. What it reads, and what is writte
       parts 0 … 7              every UTF-16 unit the digested messages hold, exactly
       parts 8 … 263            their pairs of adjacent units: a 2 Mibit Bloom filter
       directory of block b     runs (session, first seq, first position, count): which
-                               message each of the block's 2,048 positions is
+                               message each of the block's 8,192 positions is
       slice (b, i)             which of block b's positions have bit i of their
                                signature (signature.py: 1,024 bits of units and pairs)
     per session                digested_seq: what of it the digest holds (its tail is
