@@ -3,7 +3,10 @@
 The statements are portable Core (sql.py compiles them per dialect); where the stores
 differ in what one statement can do, queries and the runner ask a :class:`Capabilities`,
 carried by every :class:`~huihua.store.sql.Db` as ``db.caps``, and never a dialect's name.
-How each store is connected to and what it calls durable is engine.py's.
+How each store is connected to and what it calls durable is engine.py's. The SQL each
+dialect writes its own way is here too, as Core constructs the statements use: where a text
+contains another (:class:`sql_position`, :class:`folded_position`), a join read in the order
+written (:class:`ThenJoin`), a JSON array as text (:class:`json_list`).
 
 ========================================  ========  ==========  =============
 capability                                SQLite    PostgreSQL  MySQL/MariaDB
@@ -25,13 +28,15 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Integer, Join, Table, Text, bindparam
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.functions import FunctionElement
 
-_MYSQL = ("mysql", "mariadb")
+MYSQL_NAMES = ("mysql", "mariadb")  # SQLAlchemy's names of the MySQL/MariaDB dialects
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def capabilities(dialect: Dialect) -> Capabilities:
 
 @functools.cache
 def _capabilities(name: str, update_returning: bool) -> Capabilities:
-    mysql = name in _MYSQL
+    mysql = name in MYSQL_NAMES
     postgresql = name == "postgresql"
     snapshot: tuple[str, ...]
     if postgresql:
@@ -122,7 +127,7 @@ def upsert(table: Table, dialect: Dialect) -> ClauseElement:
     KEY UPDATE`` (MySQL/MariaDB). For ``huihua import``, where the file wins."""
     values: dict[str, BindParameter[Any]] = {c.name: bindparam(c.name) for c in table.c}
     others = [c.name for c in table.c if not c.primary_key]
-    if dialect.name in _MYSQL:
+    if dialect.name in MYSQL_NAMES:
         mysql_insert = mysql.insert(table).values(values)
         return mysql_insert.on_duplicate_key_update(
             {name: mysql_insert.inserted[name] for name in others}
@@ -138,3 +143,103 @@ def upsert(table: Table, dialect: Dialect) -> ClauseElement:
         index_elements=[c.name for c in table.primary_key.columns],
         set_={name: insert.excluded[name] for name in others},
     )
+
+
+# SQL that each dialect writes its own way, as Core constructs the statements use.
+
+_FOLD = "'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'"
+
+
+class sql_position(FunctionElement[int]):
+    """Where the query (the second argument) starts in the text (the first), from 1; 0 if
+    nowhere."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "position"
+
+
+class folded_position(FunctionElement[int]):
+    """:class:`sql_position` with A–Z folded to a–z in both (on MySQL/MariaDB, what ``LOWER``
+    folds)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "folded_position"
+
+
+def _arguments(element: Any, compiler: Any, **kw: Any) -> list[str]:
+    return [compiler.process(c, **kw) for c in element.clauses]
+
+
+@compiles(sql_position)
+def _position_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    text, query = _arguments(element, compiler, **kw)
+    return f"instr({text}, {query})"
+
+
+@compiles(folded_position)
+def _folded_position_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    text, query = _arguments(element, compiler, **kw)
+    return f"instr(lower({text}), lower({query}))"
+
+
+@compiles(sql_position, "postgresql")
+def _position_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    text, query = _arguments(element, compiler, **kw)
+    return f"strpos({text}, {query})"
+
+
+@compiles(folded_position, "postgresql")
+def _folded_position_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    text, query = _arguments(element, compiler, **kw)
+    return f"strpos(translate({text}, {_FOLD}), translate({query}, {_FOLD}))"
+
+
+@compiles(sql_position, *MYSQL_NAMES)
+def _position_mysql(element: Any, compiler: Any, **kw: Any) -> str:
+    text, query = _arguments(element, compiler, **kw)
+    return f"LOCATE(CAST({query} AS BINARY), CAST({text} AS BINARY))"
+
+
+@compiles(folded_position, *MYSQL_NAMES)
+def _folded_position_mysql(element: Any, compiler: Any, **kw: Any) -> str:
+    text, query = _arguments(element, compiler, **kw)
+    return f"LOCATE(CAST(LOWER({query}) AS BINARY), CAST(LOWER({text}) AS BINARY))"
+
+
+class ThenJoin(Join):
+    """A join whose left side is read first, whatever the planner would choose: SQLite's
+    ``CROSS JOIN`` and MySQL/MariaDB's ``STRAIGHT_JOIN`` keep their tables in the order
+    written (elsewhere a plain ``JOIN``)."""
+
+    inherit_cache = True
+
+
+_THEN = {"sqlite": " CROSS JOIN ", "mysql": " STRAIGHT_JOIN ", "mariadb": " STRAIGHT_JOIN "}
+
+
+@compiles(ThenJoin)
+def _then_sql(element: Any, compiler: Any, asfrom: bool = False, **kw: Any) -> str:
+    operator = _THEN.get(compiler.dialect.name, " JOIN ")
+    left = element.left._compiler_dispatch(compiler, asfrom=True, **kw)
+    right = element.right._compiler_dispatch(compiler, asfrom=True, **kw)
+    return f"{left}{operator}{right} ON {element.onclause._compiler_dispatch(compiler, **kw)}"
+
+
+class json_list(FunctionElement[str]):
+    """A JSON array of the arguments, as text."""
+
+    type = Text()
+    inherit_cache = True
+    name = "json_list"
+
+
+@compiles(json_list)
+def _json_list_sql(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_array({compiler.process(element.clauses, **kw)})"  # SQLite, MySQL
+
+
+@compiles(json_list, "postgresql")
+def _json_list_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"CAST(json_build_array({compiler.process(element.clauses, **kw)}) AS TEXT)"

@@ -72,8 +72,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 
+from huihua.store.dialect import MYSQL_NAMES
+
 MYSQL_TABLE_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
-_MYSQL = ("mysql", "mariadb")
 
 
 class Identifier(types.TypeDecorator[str]):
@@ -87,12 +88,12 @@ class Identifier(types.TypeDecorator[str]):
         self.chars = length
 
     def load_dialect_impl(self, dialect: Dialect) -> types.TypeEngine[Any]:
-        if dialect.name in _MYSQL:
+        if dialect.name in MYSQL_NAMES:
             return dialect.type_descriptor(mysql.VARBINARY(self.chars * 4))
         return dialect.type_descriptor(String(self.chars))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is not None and dialect.name in _MYSQL:
+        if value is not None and dialect.name in MYSQL_NAMES:
             return value.encode()
         return value
 
@@ -104,7 +105,7 @@ class Identifier(types.TypeDecorator[str]):
 
 def long_text() -> types.TypeEngine[str]:
     """Return a text type that holds 65,536 four-byte characters (MEDIUMTEXT on MySQL)."""
-    return Text().with_variant(mysql.MEDIUMTEXT(), *_MYSQL)
+    return Text().with_variant(mysql.MEDIUMTEXT(), *MYSQL_NAMES)
 
 
 metadata = MetaData(

@@ -23,9 +23,8 @@ from sqlalchemy import (
     null,
     select,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
+from huihua.store.dialect import json_list
 from huihua.store.queries._common import matches
 from huihua.store.queries.sessions import BUMP, SESSION_KEY
 from huihua.store.sql import Db, Statement
@@ -54,30 +53,12 @@ MESSAGE_FIELDS = ("role", "msg", "seq", "created_at", "meta", *EXTRA_FIELDS, "up
 PAGE_FIELDS = ("role", "msg", "seq", "created_at", "meta", "extras")
 
 
-class _json_list(FunctionElement[str]):
-    """A JSON array of the arguments, as text."""
-
-    type = Text()
-    inherit_cache = True
-    name = "json_list"
-
-
-@compiles(_json_list)
-def _json_list_sql(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"json_array({compiler.process(element.clauses, **kw)})"  # SQLite, MySQL
-
-
-@compiles(_json_list, "postgresql")
-def _json_list_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"CAST(json_build_array({compiler.process(element.clauses, **kw)}) AS TEXT)"
-
-
 _EXTRA_COLUMNS = [_m[name] for name in (*EXTRA_FIELDS, "updated_at", *FEEDBACK_FIELDS)]
 _PAGE_COLUMNS = (
     *(_m[name] for name in PAGE_FIELDS[:5]),
     case(
         (and_(*(c.is_(None) for c in _EXTRA_COLUMNS)), null()),
-        else_=_json_list(*_EXTRA_COLUMNS),
+        else_=json_list(*_EXTRA_COLUMNS),
     ).label("extras"),
 )
 

@@ -33,12 +33,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, Join, and_, bindparam, literal_column, or_, select, true
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import and_, bindparam, literal_column, or_, select, true
 from sqlalchemy.sql.elements import BindParameter, ColumnClause
-from sqlalchemy.sql.functions import FunctionElement
 
-from huihua.store.dialect import Capabilities
+from huihua.store.dialect import (
+    MYSQL_NAMES,
+    Capabilities,
+    ThenJoin,
+    folded_position,
+    sql_position,
+)
 from huihua.store.search import signature
 from huihua.store.sql import Db, Statement
 from huihua.store.tables import chat_messages, chat_sessions
@@ -48,87 +52,8 @@ _STATEMENTS: dict[tuple[bool, bool, bool, bool, bool], Statement] = {}
 CANDIDATE_FIELDS = ("created_at", "session_id", "seq", "role", "msg", "session_title")
 Candidate = tuple[int, str, int, str, str, "str | None"]
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_FOLD = "'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'"
 WALKED_INDEX = "ix_chat_messages_newest"
-_MYSQL = ("mysql", "mariadb")
 _ZERO: ColumnClause[Any] = literal_column("0")
-
-
-class _position(FunctionElement[int]):
-    """Where the query (the second argument) starts in the text (the first), from 1; 0 if
-    nowhere."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "position"
-
-
-class _folded_position(FunctionElement[int]):
-    """:class:`_position` with A–Z folded to a–z in both (on MySQL/MariaDB, what ``LOWER``
-    folds)."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "folded_position"
-
-
-def _arguments(element: Any, compiler: Any, **kw: Any) -> list[str]:
-    return [compiler.process(c, **kw) for c in element.clauses]
-
-
-@compiles(_position)
-def _position_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    text, query = _arguments(element, compiler, **kw)
-    return f"instr({text}, {query})"
-
-
-@compiles(_folded_position)
-def _folded_position_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    text, query = _arguments(element, compiler, **kw)
-    return f"instr(lower({text}), lower({query}))"
-
-
-@compiles(_position, "postgresql")
-def _position_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
-    text, query = _arguments(element, compiler, **kw)
-    return f"strpos({text}, {query})"
-
-
-@compiles(_folded_position, "postgresql")
-def _folded_position_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
-    text, query = _arguments(element, compiler, **kw)
-    return f"strpos(translate({text}, {_FOLD}), translate({query}, {_FOLD}))"
-
-
-@compiles(_position, *_MYSQL)
-def _position_mysql(element: Any, compiler: Any, **kw: Any) -> str:
-    text, query = _arguments(element, compiler, **kw)
-    return f"LOCATE(CAST({query} AS BINARY), CAST({text} AS BINARY))"
-
-
-@compiles(_folded_position, *_MYSQL)
-def _folded_position_mysql(element: Any, compiler: Any, **kw: Any) -> str:
-    text, query = _arguments(element, compiler, **kw)
-    return f"LOCATE(CAST(LOWER({query}) AS BINARY), CAST(LOWER({text}) AS BINARY))"
-
-
-class _then(Join):
-    """A join whose left side is read first, whatever the planner would choose: SQLite's
-    ``CROSS JOIN`` and MySQL/MariaDB's ``STRAIGHT_JOIN`` keep their tables in the order
-    written (elsewhere a plain ``JOIN``)."""
-
-    inherit_cache = True
-
-
-_THEN = {"sqlite": " CROSS JOIN ", "mysql": " STRAIGHT_JOIN ", "mariadb": " STRAIGHT_JOIN "}
-
-
-@compiles(_then)
-def _then_sql(element: Any, compiler: Any, asfrom: bool = False, **kw: Any) -> str:
-    operator = _THEN.get(compiler.dialect.name, " JOIN ")
-    left = element.left._compiler_dispatch(compiler, asfrom=True, **kw)
-    right = element.right._compiler_dispatch(compiler, asfrom=True, **kw)
-    return f"{left}{operator}{right} ON {element.onclause._compiler_dispatch(compiler, **kw)}"
 
 
 def searched(m: Any) -> Any:
@@ -155,7 +80,7 @@ def _after(w: Any, *, by_key: bool = False) -> list[Any]:
 
 
 def _contains(m: Any, folded: bool) -> Any:
-    position = _folded_position if folded else _position
+    position = folded_position if folded else sql_position
     return position(m.msg, bindparam("query")) > _ZERO
 
 
@@ -193,7 +118,7 @@ def _tail_statement(folded: bool, after: bool, in_session: bool, lateral: bool) 
         source = session.join(read, true())
     else:
         read = message
-        source = _then(session, message, same)
+        source = ThenJoin(session, message, same)
         where += inner
     r = read.c
     found = (
@@ -203,7 +128,7 @@ def _tail_statement(folded: bool, after: bool, in_session: bool, lateral: bool) 
         .order_by(r.created_at.desc(), r.session_id.desc(), r.seq.desc())
         .limit(bindparam("limit"))
     )
-    for dialect in _MYSQL:
+    for dialect in MYSQL_NAMES:
         found = found.with_hint(message, "FORCE INDEX (PRIMARY)", dialect)
     return Statement(found)
 
@@ -227,7 +152,7 @@ def _walk_statement(folded: bool, after: bool, in_session: bool) -> Statement:
     )
     if not in_session:  # in one session, the primary key may read that session alone
         found = found.with_hint(message, f"INDEXED BY {WALKED_INDEX}", "sqlite")
-        for dialect in _MYSQL:
+        for dialect in MYSQL_NAMES:
             found = found.with_hint(message, f"FORCE INDEX ({WALKED_INDEX})", dialect)
     return Statement(found)
 
