@@ -259,6 +259,28 @@ def test_the_reply_around_seqs_is_the_reply_msgspec_encodes(request_id: str, ses
         assert head + numbers + tail == msgspec.json.encode(reply)
 
 
+def test_a_field_added_to_the_reply_is_in_the_bytes_around_its_seq(monkeypatch: Any) -> None:
+    # The bytes around the seq are the struct's own encoding: a new field needs no edit there.
+    from huihua.wire import replies
+
+    class Wider(AddChatReply):
+        model: str = "m1"
+
+    class WiderTurn(AddChatsReply):
+        model: str = "m1"
+
+    monkeypatch.setattr(replies, "AddChatReply", Wider)
+    monkeypatch.setattr(replies, "AddChatsReply", WiderTurn)
+    head, tail = replies.add_chat_reply_around_seq("r", "s", "t")
+    assert head + b"7" + tail == msgspec.json.encode(
+        Wider("r", session_id="s", seq=7, created_at="t")
+    )
+    head, tail = replies.add_chats_reply_around_seqs("r", "s", "t")
+    wide = WiderTurn("r", session_id="s", seqs=[7, 8], created_at="t")
+    assert head + b"7,8" + tail == msgspec.json.encode(wide)
+    assert b'"model":"m1"' in tail
+
+
 def test_a_turn_through_the_one_statement_is_stored_as_the_general_way_stores_it(
     serve: Any,
 ) -> None:

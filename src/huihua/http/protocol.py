@@ -28,7 +28,9 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from huihua.errors import InvalidRequest
 from huihua.ids import new_id
+from huihua.wire.replies import error_body
 
 log = logging.getLogger("huihua")
 
@@ -38,10 +40,9 @@ SHUTDOWN_MARGIN_S = 0.5  # a body still arriving this close to the end of a stop
 
 def body_timeout_reply(request_id: str, seconds: float) -> bytes:
     """Return the raw HTTP reply to a body not complete in time: ok 1, and close."""
-    body = (
-        f'{{"request_id":"{request_id}","ok":1,'
-        f'"failed":"body: not received in full within {seconds:g} s"}}'
-    ).encode()
+    body = error_body(
+        request_id, InvalidRequest(f"body: not received in full within {seconds:g} s")
+    )
     head = (
         "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n"

@@ -54,20 +54,29 @@ class AddChatReply(Envelope):
     created_at: str = ""
 
 
+# A seq no reply holds, encoded where the real one goes and cut out: the bytes around it are
+# the struct's own encoding, so a field added to a reply is in them too. (It cannot be
+# found inside a string value: there every '"' is escaped.)
+_CUT = 987_654_321_987_654_321
+
+
+def _around(reply: Envelope, key: bytes) -> tuple[bytes, bytes]:
+    """The reply's bytes up to and with ``key`` (what precedes the cut), and after the cut."""
+    head, found, tail = _encode(reply).partition(key + b"%d" % _CUT)
+    assert found, key
+    return head + key, tail
+
+
 def add_chat_reply_around_seq(
     request_id: str, session_id: str, created_at: str
 ) -> tuple[bytes, bytes]:
-    """Return the encoded :class:`AddChatReply` as the bytes before and after its ``seq``.
-
-    For a store that writes the message and its idempotency record in one statement, where
-    the seq is known only inside that statement. Written field by field, in the struct's
-    order; a test checks that ``head + str(seq) + tail`` is what msgspec encodes.
-    """
-    head = b'{"request_id":%b,"ok":0,"failed":"","session_id":%b,"seq":' % (
-        _encode(request_id),
-        _encode(session_id),
+    """Return the encoded :class:`AddChatReply` as the bytes before and after its ``seq``:
+    for a store that writes the message and its idempotency record in one statement, where
+    the seq is known only inside that statement (``head + str(seq) + tail``)."""
+    reply = AddChatReply(
+        request_id=request_id, session_id=session_id, seq=_CUT, created_at=created_at
     )
-    return head, b',"created_at":%b}' % _encode(created_at)
+    return _around(reply, b'"seq":')
 
 
 class AddChatsReply(Envelope):
@@ -81,11 +90,10 @@ def add_chats_reply_around_seqs(
 ) -> tuple[bytes, bytes]:
     """Return the encoded :class:`AddChatsReply` as the bytes before and after the numbers
     of its ``seqs`` (``1,2``), as :func:`add_chat_reply_around_seq` does for add_chat."""
-    head = b'{"request_id":%b,"ok":0,"failed":"","session_id":%b,"seqs":[' % (
-        _encode(request_id),
-        _encode(session_id),
+    reply = AddChatsReply(
+        request_id=request_id, session_id=session_id, seqs=[_CUT], created_at=created_at
     )
-    return head, b'],"created_at":%b}' % _encode(created_at)
+    return _around(reply, b'"seqs":[')
 
 
 class UpdateChatReply(Envelope):
