@@ -20,6 +20,7 @@ import click
 
 from huihua import __version__, logs
 from huihua.commands import COMMANDS
+from huihua.commands._common import database_option, load_settings
 from huihua.config import LOG_LEVELS, PORT_MAX, Settings, help_of
 
 log = logging.getLogger("huihua")
@@ -29,26 +30,6 @@ OPEN_FILES_UNLIMITED = 1_048_576  # the soft limit set when the hard one is unli
 
 def _configure_logging(level: str) -> None:
     logs.configure(level)
-
-
-def _settings(**options: Any) -> Settings:
-    try:
-        return Settings.load(**options)
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
-
-
-def _env(name: str) -> str:
-    return f"HUIHUA_{name.upper()}"
-
-
-def _database_option(fn: Any) -> Any:
-    return click.option(
-        "--database-url",
-        metavar="URL",
-        help=f"{help_of('database_url')} [env {_env('database_url')}; default "
-        f"{Settings.database_url}]",
-    )(fn)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,7 +50,7 @@ def main() -> None:
     type=click.IntRange(min=1),
     help=f"{help_of('workers')} [env HUIHUA_WORKERS; default {Settings.workers}]",
 )
-@_database_option
+@database_option
 @click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS),
@@ -112,7 +93,7 @@ def serve(**options: Any) -> None:
     from huihua.store import StoreError, verify
     from huihua.store.engine import store_kind
 
-    settings = _settings(**options)
+    settings = load_settings(**options)
     _configure_logging(settings.log_level)
     problem = settings.exposure_problem()
     if problem is not None:
@@ -227,7 +208,7 @@ def freeze_heap() -> None:
 
 
 @main.command()
-@_database_option
+@database_option
 @click.option(
     "--create-database",
     is_flag=True,
@@ -242,7 +223,7 @@ def migrate(create_database: bool, **options: Any) -> None:
     from huihua.store.admin import AdminError
     from huihua.store.admin import create_database as make_database
 
-    settings = _settings(**options)
+    settings = load_settings(**options)
     _configure_logging("warning")
     if create_database:
         try:
