@@ -303,3 +303,11 @@ def test_a_turn_through_the_one_statement_is_stored_as_the_general_way_stores_it
     chats = api.call("/query_session_info", user_id=user, session_id="s")["chats"]
     strip = [{k: v for k, v in c.items() if k not in ("seq", "created_at")} for c in chats]
     assert strip[:3] == strip[3:]
+
+
+def test_the_fields_update_chat_takes_are_the_ones_the_store_changes() -> None:
+    # The request's fields after the key (wire), and the columns an update may set (store).
+    from huihua.store import queries as q
+    from huihua.wire.checks import UPDATABLE
+
+    assert set(UPDATABLE) == set(q.CHANGEABLE)

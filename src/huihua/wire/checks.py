@@ -9,7 +9,7 @@ import msgspec
 from huihua.wire.cursor import Position, decode_cursor, decode_search_cursor, page
 from huihua.wire.messages import MessageIn, check_fields, check_message
 from huihua.wire.parse import Parsed
-from huihua.wire.requests import ChatIn
+from huihua.wire.requests import ChatIn, UpdateChatRequest
 from huihua.wire.rules import (
     CHATS_LIMIT_DEFAULT,
     CHATS_LIMIT_MAX,
@@ -100,7 +100,9 @@ def _appending(c: Checker, req: Any, messages: list[MessageIn]) -> AddChatInput:
     )
 
 
-UPDATABLE = ("msg", "parts", "reasoning", "tool_calls", "meta", "status")
+# The fields /update_chat may change: those of its request after the message's key.
+_KEY = ("request_id", "user_id", "session_id", "seq")
+UPDATABLE = tuple(f for f in UpdateChatRequest.__struct_fields__ if f not in _KEY)
 
 
 def check_update_chat(parsed: Parsed, limits: Limits) -> tuple[Any, bytes | None]:

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from huihua.wire.rules import PartType, Rating, Role, Status
+
 
 class Request(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     """A request body. Encoded (for its idempotency fingerprint) without the fields left at
@@ -36,14 +38,10 @@ class QueryUserInfoRequest(Request):
     user_id: str
 
 
-Role = Literal["user", "ai", "system", "tool"]
-Status = Literal["complete", "streaming", "failed", "cancelled"]
-
-
 class Part(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
     """An attachment, by reference (docs/api.md §5.1): an ``https:`` URL or a ``cloud://`` id."""
 
-    type: Literal["image", "audio", "video", "file"]
+    type: PartType
     url: str
     mime: str | None = None
     name: str | None = None
@@ -166,7 +164,7 @@ class RateChatRequest(Request):
     user_id: str
     session_id: str
     seq: int
-    rating: Literal["like", "dislike", ""]
+    rating: Rating
     comment: str | None = None
 
 

@@ -8,7 +8,7 @@ request; ok 1 wins when both occur. :class:`Limits` holds the limits a server se
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal, get_args
 
 import msgspec
 
@@ -32,13 +32,18 @@ PARTS_MAX, PART_URL_MAX, PART_MIME_MAX, PART_NAME_MAX = 16, 2_048, 128, 256
 PART_NUMBER_MAX = 2**53 - 1  # sizes and durations: what a JSON client holds exactly
 TOOL_CALLS_MAX, TOOL_ID_MAX, TOOL_NAME_MAX = 32, 128, 128
 PART_SCHEMES = ("https:", "cloud://")  # references only: huihua never keeps file bytes
-# The values of the contract's enumerations (docs/api.md §5.1), by field name.
-ROLES = ("user", "ai", "system", "tool")
-STATUSES = ("complete", "streaming", "failed", "cancelled")
+# The contract's enumerations (docs/api.md §5.1): the types the request structs declare,
+# and their values by field name (what a wrong value's ok 1 lists).
+Role = Literal["user", "ai", "system", "tool"]
+Status = Literal["complete", "streaming", "failed", "cancelled"]
+PartType = Literal["image", "audio", "video", "file"]
+Rating = Literal["like", "dislike", ""]  # "" takes a rating back
+ROLES: tuple[str, ...] = get_args(Role)
+STATUSES: tuple[str, ...] = get_args(Status)
 # What a stored message may have besides: "blocked" is written by huihua only (§8.6).
 STATUSES_OUT = (*STATUSES, "blocked")
-PART_TYPES = ("image", "audio", "video", "file")
-RATINGS = ("like", "dislike", "")
+PART_TYPES: tuple[str, ...] = get_args(PartType)
+RATINGS: tuple[str, ...] = get_args(Rating)
 COMMENT_MAX = 1_000
 ENUMS = {"role": ROLES, "status": STATUSES, "type": PART_TYPES, "rating": RATINGS}
 TIMESTAMP_MAX = 2**53
