@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from run import BENCH, Server, _row, add_chat_env, measure, reads, seed_http
+from run import _row, add_chat_env, reads, seed_http
+from servers import BENCH, Server, measure
 
 REPO = BENCH.parent
 READ = "query_session_info(50)"

@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from run import BENCH, MSG, database
+from run import MSG
+from servers import BENCH, database
 
 SESSIONS_EACH = 10
 MESSAGES_EACH = 20

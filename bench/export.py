@@ -20,7 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from run import BENCH, MSG, PeakRss, Server, database
+from run import MSG
+from servers import BENCH, PeakRss, Server, database
 
 SESSIONS = 100
 

@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from run import BENCH, HUIHUA_SERVE, Server, add_chat_env, database, seed_http, wrk
+from run import add_chat_env, seed_http
+from servers import BENCH, HUIHUA_SERVE, Server, database, wrk
 
 HOUR_MS = 3_600_000
 

@@ -44,7 +44,8 @@ from typing import Any
 import aiohttp
 
 from chunk_parse import Fake  # the fake model in a process of its own
-from run import BENCH, HUIHUA_SERVE, PeakRss, Server, add_chat_env, seed_http, wrk
+from run import add_chat_env, seed_http
+from servers import BENCH, HUIHUA_SERVE, PeakRss, Server, wrk
 
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))  # tests.fake_model

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from run import BENCH, PeakRss, Server, database
+from servers import BENCH, PeakRss, Server, database
 
 MESSAGES, CHARS, PER_CALL, READERS = 1_000, 65_536, 15, 4
 

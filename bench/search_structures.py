@@ -32,8 +32,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from run import BENCH, Server
-from search import COMMON_MISSES, HITS, MISSES, make_digest, seed_user
+from search import make_digest
+from search_data import COMMON_MISSES, HITS, MISSES, seed_user
+from servers import BENCH, Server
 
 USER = "searcher"
 QUERIES = [

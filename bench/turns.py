@@ -18,7 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from run import BENCH, Server, add_chat_env, database, measure, seed_http
+from run import add_chat_env, seed_http
+from servers import BENCH, Server, database, measure
 
 
 def main() -> None:
