@@ -1,15 +1,16 @@
 """The one table of the client: each endpoint of docs/api.md as (method, path, fields, reply).
 
 ``Client`` and ``AsyncClient`` get a method per row, named as the endpoint; an endpoint the
-contract adds is one line here (and ``python3 -m tests.test_client_methods`` writes the
-methods' signatures for mypy and editors: methods_sync.py, methods_async.py). ``fields``
-are the request's fields (besides ``request_id``, which every call takes); None takes any
-field (``add_user``'s further profile fields). ``reply`` names the reply struct of
-huihua.wire.replies; one the wire package does not have yet (its endpoint is not on the
-server yet either, and answers ok 2) is decoded as a dict. The methods of §8's three rows
-are written out, with their fields as keyword parameters (asking.py): /ask_ai and
-/follow_reply answer a stream of events (streams.py); /ask_ai's ``reply`` is start's data,
-which it answers alone with ``stream: false``.
+contract adds is one line here, its fields those of its request struct (and ``python3 -m
+tests.test_client_methods`` writes the methods' signatures for mypy and editors:
+methods_sync.py, methods_async.py). ``fields`` are the request's fields (besides
+``request_id``, which every call takes); None takes any field (``add_user``'s further
+profile fields). ``reply`` names the reply struct of huihua.wire.replies; one the wire
+package does not have yet (its endpoint is not on the server yet either, and answers ok 2)
+is decoded as a dict. The methods of §8's three rows are written out, with their fields as
+keyword parameters (asking.py): /ask_ai and /follow_reply answer a stream of events
+(streams.py); /ask_ai's ``reply`` is start's data, which it answers alone with ``stream:
+false``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from typing import Any
 
 import msgspec
 
-from huihua.wire import replies
-
-_MESSAGE = "parts reasoning tool_calls tool_call_id name status meta"
+from huihua.wire import replies, requests
 
 
 @dataclass(frozen=True)
@@ -38,45 +37,47 @@ class Endpoint:
         return getattr(replies, self.reply_name, dict)
 
 
-# (method and path, request fields, reply struct): one line per endpoint.
-_ROWS: tuple[tuple[str, str | None, str], ...] = (
-    ("add_user", None, "AddUserReply"),
-    ("query_user_info", "user_id", "UserInfoReply"),
-    ("add_chat", f"user_id session_id session_title role msg {_MESSAGE}", "AddChatReply"),
-    ("add_chats", "user_id session_id session_title chats", "AddChatsReply"),
-    (
-        "update_chat",
-        "user_id session_id seq msg parts reasoning tool_calls meta status",
-        "UpdateChatReply",
-    ),
-    ("delete_chat", "user_id session_id seq from_seq", "DeleteChatReply"),
-    ("query_session_names", "user_id limit cursor", "SessionNamesReply"),
-    ("query_session_info", "user_id session_id limit before_seq after_seq", "SessionInfoReply"),
-    ("search_chats", "user_id query limit cursor session_id", "SearchChatsReply"),
-    ("rename_session", "user_id session_id session_title", "RenameSessionReply"),
-    ("pin_session", "user_id session_id pinned", "PinSessionReply"),
-    ("rate_chat", "user_id session_id seq rating comment", "RateChatReply"),
-    ("delete_specific_session", "user_id session_id", "Envelope"),
-    ("delete_sessions", "user_id", "DeleteSessionsReply"),
-    ("delete_user", "user_id", "Envelope"),
-    ("export_user_data", "user_id", "ExportUserDataReply"),
-    ("login", "code", "LoginReply"),
-    (
-        "ask_ai",
-        "user_id session_id session_title msg parts meta model regenerate notify stream",
-        "AskAiReply",
-    ),
-    ("follow_reply", "user_id session_id seq after", "Envelope"),
-    ("stop_reply", "user_id session_id seq", "StopReplyReply"),
+# (method and path, reply struct): one line per endpoint. The request's fields are those of
+# its request struct in huihua.wire.requests (``add_user`` → ``AddUserRequest``), the
+# server's own; ``add_user`` takes any field besides (its further profile fields).
+_ROWS: tuple[tuple[str, str], ...] = (
+    ("add_user", "AddUserReply"),
+    ("query_user_info", "UserInfoReply"),
+    ("add_chat", "AddChatReply"),
+    ("add_chats", "AddChatsReply"),
+    ("update_chat", "UpdateChatReply"),
+    ("delete_chat", "DeleteChatReply"),
+    ("query_session_names", "SessionNamesReply"),
+    ("query_session_info", "SessionInfoReply"),
+    ("search_chats", "SearchChatsReply"),
+    ("rename_session", "RenameSessionReply"),
+    ("pin_session", "PinSessionReply"),
+    ("rate_chat", "RateChatReply"),
+    ("delete_specific_session", "Envelope"),
+    ("delete_sessions", "DeleteSessionsReply"),
+    ("delete_user", "Envelope"),
+    ("export_user_data", "ExportUserDataReply"),
+    ("login", "LoginReply"),
+    ("ask_ai", "AskAiReply"),
+    ("follow_reply", "Envelope"),
+    ("stop_reply", "StopReplyReply"),
     # The operator's routes (docs/api.md §9), with the service key.
-    ("list_users", "query limit cursor", "ListUsersReply"),
-    ("list_feedback", "rating since limit cursor", "ListFeedbackReply"),
-    ("usage_stats", "days", "UsageStatsReply"),
+    ("list_users", "ListUsersReply"),
+    ("list_feedback", "ListFeedbackReply"),
+    ("usage_stats", "UsageStatsReply"),
 )
-ENDPOINTS = tuple(
-    Endpoint(name, "/" + name, tuple(fields.split()) if fields else None, reply)
-    for name, fields, reply in _ROWS
-)
+ANY_FIELD = frozenset({"add_user"})
+
+
+def _fields(name: str) -> tuple[str, ...] | None:
+    """The fields of the endpoint's request struct but ``request_id`` (None: any field)."""
+    if name in ANY_FIELD:
+        return None
+    struct = getattr(requests, "".join(p.capitalize() for p in name.split("_")) + "Request")
+    return tuple(f for f in struct.__struct_fields__ if f != "request_id")
+
+
+ENDPOINTS = tuple(Endpoint(name, "/" + name, _fields(name), reply) for name, reply in _ROWS)
 BY_NAME = {e.name: e for e in ENDPOINTS}
 
 

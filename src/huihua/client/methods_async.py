@@ -28,10 +28,10 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
-        session_id: Any = None,
-        session_title: Any = None,
         role: Any,
         msg: Any,
+        session_id: Any = None,
+        session_title: Any = None,
         parts: Any = None,
         reasoning: Any = None,
         tool_calls: Any = None,
@@ -48,9 +48,9 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
+        chats: Any,
         session_id: Any = None,
         session_title: Any = None,
-        chats: Any,
         request_id: str | None = None,
     ) -> replies.AddChatsReply:
         """POST /add_chats: its reply, or the HuihuaError of its ok code."""

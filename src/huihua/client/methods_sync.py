@@ -26,10 +26,10 @@ class SyncMethods:
         self,
         *,
         user_id: str | None = None,
-        session_id: Any = None,
-        session_title: Any = None,
         role: Any,
         msg: Any,
+        session_id: Any = None,
+        session_title: Any = None,
         parts: Any = None,
         reasoning: Any = None,
         tool_calls: Any = None,
@@ -46,9 +46,9 @@ class SyncMethods:
         self,
         *,
         user_id: str | None = None,
+        chats: Any,
         session_id: Any = None,
         session_title: Any = None,
-        chats: Any,
         request_id: str | None = None,
     ) -> replies.AddChatsReply:
         """POST /add_chats: its reply, or the HuihuaError of its ok code."""

@@ -29,13 +29,14 @@ matches each exactly, cuts snippets and pages. What it reads, and what is writte
 The walk (walk.py) reads the user's messages newest first and tests each text: it stops
 where its page fills, so a common query costs a few dozen to a few hundred rows (the
 bench's 1-, 2- and 5-character hits: 51, 348 and 579 of 10,000), but a query that matches
-little would read the whole history, which the digest is there to avoid: a miss reads a
-few digest rows and the tails, a rare word its survivors by key. The digest is made and extended after a search
-that found more than ``digest_from`` messages not in it (service/search.py), at most 2,000
-messages at a time: their texts read and their bits made on a thread, then one short write
-(rows.py). Any deletion deletes the user's digest (it holds something of every message it
-took); /update_chat lowers its session's ``digested_seq``. What each structure is worth,
-dropped in turn, is measured in bench/README.md ("Search").
+little would read the whole history, which the digest is there to avoid: a miss reads a few
+digest rows and the tails, a rare word its survivors by key. The digest is made and
+extended after a search that found more than ``digest_from`` messages not in it
+(service/search.py), at most 2,000 messages at a time: their texts read and their bits made
+on a thread, then one short write (rows.py). Any deletion deletes the user's digest (it
+holds something of every message it took); /update_chat lowers its session's
+``digested_seq``. What each structure is worth, dropped in turn, is measured in
+bench/README.md ("Search").
 """
 
 from __future__ import annotations
