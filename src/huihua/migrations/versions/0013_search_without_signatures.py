@@ -8,7 +8,8 @@ made by searches off the request (store/search/), and the walk's index holds the
 the time alone. The digests are deleted (and every session's ``digested_seq`` with them):
 their slices are now rows of 8,192 messages (store/search/slices.py), and searches make
 them again. ``downgrade`` adds the columns back and makes every signature again (and
-deletes the digests of this format).
+deletes the digests of this format). On SQLite each column's drop rewrites the table: the
+sixteen took 5 s for 500,000 messages here, some 100 s for 10 million, once.
 
 Revision ID: 0013
 Revises: 0012
