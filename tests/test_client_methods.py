@@ -4,8 +4,9 @@ and are current. Write them again with ``python3 -m tests.test_client_methods``.
 
 Each method takes the request's fields as keyword parameters: those the request requires
 without a default (but ``user_id``, which a user token fills in), the rest with None, and
-``request_id``; it returns the reply struct. The parameter types are Any for now: a client
-passes plain dicts and lists where the request struct has its own types.
+``request_id``; it returns the reply struct. Each parameter has its field's type as a
+client writes it (:func:`_client_type`): a nested request struct (an attachment, a tool
+call, a message of a turn) as the plain dict a client passes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import types
+import typing
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -32,14 +36,42 @@ def _request(name: str) -> type[rq.Request]:
     return found
 
 
+def _client_type(tp: Any) -> str:
+    """A request field's type as a client writes it: a struct as a plain dict, UNSET (a
+    field left out) gone, the rest as declared."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return "dict[str, Any]"
+    if origin in (typing.Union, types.UnionType):
+        kept = [_client_type(a) for a in args if a is not msgspec.UnsetType]
+        return " | ".join(dict.fromkeys(kept))
+    if origin is typing.Literal:
+        return f"Literal[{', '.join(repr(a) for a in args)}]"
+    if origin is list:
+        return f"list[{_client_type(args[0])}]"
+    if origin is dict:
+        return f"dict[{_client_type(args[0])}, {_client_type(args[1])}]"
+    if tp is Any:
+        return "Any"
+    if tp is type(None):
+        return "None"
+    return str(tp.__name__)
+
+
 def _method(name: str, fields: tuple[str, ...] | None, reply: str, is_async: bool) -> str:
-    required = {f.name for f in msgspec.structs.fields(_request(name)) if f.required}
+    request = _request(name)
+    required = {f.name for f in msgspec.structs.fields(request) if f.required}
+    hints = typing.get_type_hints(request)
     params = ["self", "*"]
     for field in fields or ():
         if field == "user_id":
             params.append("user_id: str | None = None")
+        elif field in required:
+            params.append(f"{field}: {_client_type(hints[field])}")
         else:
-            params.append(f"{field}: Any" + ("" if field in required else " = None"))
+            written = _client_type(hints[field])
+            optional = written if written.endswith("| None") else f"{written} | None"
+            params.append(f"{field}: {optional} = None")
     params.append("request_id: str | None = None")
     if fields is None:
         params.append("**fields: Any")
@@ -57,7 +89,7 @@ def render(is_async: bool) -> str:
         "tests/test_client_methods.py from endpoints.py and the wire requests: do not edit).\n\n"
         f"clients.py attaches the real ones at run time; {kind} derives from {cls} only\n"
         'under TYPE_CHECKING."""\n\n'
-        "from __future__ import annotations\n\nfrom typing import Any\n\n"
+        "from __future__ import annotations\n\nfrom typing import Any, Literal\n\n"
         "from huihua.wire import replies\n\n\n"
         f"class {cls}:\n"
     )

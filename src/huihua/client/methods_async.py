@@ -6,7 +6,7 @@ under TYPE_CHECKING."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from huihua.wire import replies
 
@@ -28,17 +28,17 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
-        role: Any,
-        msg: Any,
-        session_id: Any = None,
-        session_title: Any = None,
-        parts: Any = None,
-        reasoning: Any = None,
-        tool_calls: Any = None,
-        tool_call_id: Any = None,
-        name: Any = None,
-        status: Any = None,
-        meta: Any = None,
+        role: Literal["user", "ai", "system", "tool"],
+        msg: str,
+        session_id: str | None = None,
+        session_title: str | None = None,
+        parts: list[dict[str, Any]] | None = None,
+        reasoning: str | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
+        tool_call_id: str | None = None,
+        name: str | None = None,
+        status: Literal["complete", "streaming", "failed", "cancelled"] | None = None,
+        meta: dict[str, Any] | None = None,
         request_id: str | None = None,
     ) -> replies.AddChatReply:
         """POST /add_chat: its reply, or the HuihuaError of its ok code."""
@@ -48,9 +48,9 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
-        chats: Any,
-        session_id: Any = None,
-        session_title: Any = None,
+        chats: list[dict[str, Any]],
+        session_id: str | None = None,
+        session_title: str | None = None,
         request_id: str | None = None,
     ) -> replies.AddChatsReply:
         """POST /add_chats: its reply, or the HuihuaError of its ok code."""
@@ -60,14 +60,14 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
-        session_id: Any,
-        seq: Any,
-        msg: Any = None,
-        parts: Any = None,
-        reasoning: Any = None,
-        tool_calls: Any = None,
-        meta: Any = None,
-        status: Any = None,
+        session_id: str,
+        seq: int,
+        msg: str | None = None,
+        parts: list[dict[str, Any]] | None = None,
+        reasoning: str | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
+        meta: dict[str, Any] | None = None,
+        status: Literal["complete", "streaming", "failed", "cancelled"] | None = None,
         request_id: str | None = None,
     ) -> replies.UpdateChatReply:
         """POST /update_chat: its reply, or the HuihuaError of its ok code."""
@@ -77,9 +77,9 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
-        session_id: Any,
-        seq: Any = None,
-        from_seq: Any = None,
+        session_id: str,
+        seq: int | None = None,
+        from_seq: int | None = None,
         request_id: str | None = None,
     ) -> replies.DeleteChatReply:
         """POST /delete_chat: its reply, or the HuihuaError of its ok code."""
@@ -89,8 +89,8 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
-        limit: Any = None,
-        cursor: Any = None,
+        limit: int | None = None,
+        cursor: str | None = None,
         request_id: str | None = None,
     ) -> replies.SessionNamesReply:
         """POST /query_session_names: its reply, or the HuihuaError of its ok code."""
@@ -100,10 +100,10 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
-        session_id: Any,
-        limit: Any = None,
-        before_seq: Any = None,
-        after_seq: Any = None,
+        session_id: str,
+        limit: int | None = None,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
         request_id: str | None = None,
     ) -> replies.SessionInfoReply:
         """POST /query_session_info: its reply, or the HuihuaError of its ok code."""
@@ -113,10 +113,10 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
-        query: Any,
-        limit: Any = None,
-        cursor: Any = None,
-        session_id: Any = None,
+        query: str,
+        limit: int | None = None,
+        cursor: str | None = None,
+        session_id: str | None = None,
         request_id: str | None = None,
     ) -> replies.SearchChatsReply:
         """POST /search_chats: its reply, or the HuihuaError of its ok code."""
@@ -126,8 +126,8 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
-        session_id: Any,
-        session_title: Any,
+        session_id: str,
+        session_title: str,
         request_id: str | None = None,
     ) -> replies.RenameSessionReply:
         """POST /rename_session: its reply, or the HuihuaError of its ok code."""
@@ -137,8 +137,8 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
-        session_id: Any,
-        pinned: Any,
+        session_id: str,
+        pinned: bool,
         request_id: str | None = None,
     ) -> replies.PinSessionReply:
         """POST /pin_session: its reply, or the HuihuaError of its ok code."""
@@ -148,17 +148,17 @@ class AsyncMethods:
         self,
         *,
         user_id: str | None = None,
-        session_id: Any,
-        seq: Any,
-        rating: Any,
-        comment: Any = None,
+        session_id: str,
+        seq: int,
+        rating: Literal["like", "dislike", ""],
+        comment: str | None = None,
         request_id: str | None = None,
     ) -> replies.RateChatReply:
         """POST /rate_chat: its reply, or the HuihuaError of its ok code."""
         raise NotImplementedError  # never runs: the class is seen by mypy only
 
     async def delete_specific_session(
-        self, *, user_id: str | None = None, session_id: Any, request_id: str | None = None
+        self, *, user_id: str | None = None, session_id: str, request_id: str | None = None
     ) -> replies.Envelope:
         """POST /delete_specific_session: its reply, or the HuihuaError of its ok code."""
         raise NotImplementedError  # never runs: the class is seen by mypy only
@@ -181,16 +181,16 @@ class AsyncMethods:
         """POST /export_user_data: its reply, or the HuihuaError of its ok code."""
         raise NotImplementedError  # never runs: the class is seen by mypy only
 
-    async def login(self, *, code: Any, request_id: str | None = None) -> replies.LoginReply:
+    async def login(self, *, code: str, request_id: str | None = None) -> replies.LoginReply:
         """POST /login: its reply, or the HuihuaError of its ok code."""
         raise NotImplementedError  # never runs: the class is seen by mypy only
 
     async def list_users(
         self,
         *,
-        query: Any = None,
-        limit: Any = None,
-        cursor: Any = None,
+        query: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
         request_id: str | None = None,
     ) -> replies.ListUsersReply:
         """POST /list_users: its reply, or the HuihuaError of its ok code."""
@@ -199,17 +199,17 @@ class AsyncMethods:
     async def list_feedback(
         self,
         *,
-        rating: Any = None,
-        since: Any = None,
-        limit: Any = None,
-        cursor: Any = None,
+        rating: Literal["like", "dislike"] | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
         request_id: str | None = None,
     ) -> replies.ListFeedbackReply:
         """POST /list_feedback: its reply, or the HuihuaError of its ok code."""
         raise NotImplementedError  # never runs: the class is seen by mypy only
 
     async def usage_stats(
-        self, *, days: Any = None, request_id: str | None = None
+        self, *, days: int | None = None, request_id: str | None = None
     ) -> replies.UsageStatsReply:
         """POST /usage_stats: its reply, or the HuihuaError of its ok code."""
         raise NotImplementedError  # never runs: the class is seen by mypy only
