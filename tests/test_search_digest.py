@@ -1,4 +1,4 @@
-"""A user's search digest (store/digest.py), on every store: a search that no message of
+"""A user's search digest (store/search/digest.py), on every store: a search that no message of
 the user can match is answered from it, and it never hides a message that matches: what
 was written after it was made, a message whose text /update_chat changed, a session made
 again under a deleted one's id; /delete_sessions and /delete_user remove it; a digest made
