@@ -222,7 +222,10 @@ def configure(level: str) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Fields the format does not show, which every record would otherwise look up (the
-    # logging HOWTO's "Optimization"): the caller's file and line, thread, process.
+    # logging HOWTO's "Optimization"): the caller's file and line, thread, process. A record
+    # written to a stream handler took 6.5 µs with them and 3.9 µs without (timeit here):
+    # what each request's access line costs when it goes through logging (another handler
+    # listening), and every warning.
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
