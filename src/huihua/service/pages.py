@@ -49,7 +49,7 @@ _encode = msgspec.json.Encoder().encode
 _rfc3339 = timestamps.rfc3339
 # rfc3339 inlined in the page's comprehension, one call a row less (read 384,561 ->
 # 383,337 instructions)
-_second, _millis = timestamps.second, timestamps.MILLIS
+_second, _seconds, _millis = timestamps.second, timestamps.SECONDS.get, timestamps.MILLIS
 _raw = msgspec.Raw
 
 
@@ -94,7 +94,7 @@ class _Page:
                         r[0],
                         r[1],
                         r[2],
-                        _second(r[3] // 1000) + _millis[r[3] % 1000],
+                        (_seconds(s := r[3] // 1000) or _second(s)) + _millis[r[3] % 1000],
                         # Raw takes the text itself, encoded only as the reply is: one
                         # call a row less (read 377,894 -> 375,884 instructions)
                         None if r[4] is None else _raw(r[4]),
