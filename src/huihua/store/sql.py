@@ -165,8 +165,13 @@ class Db:
 
     def tuples(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
         """Return every row the statement selects, as plain tuples (for long result sets)."""
-        self._open()
-        return self.alone(statement, **params)
+        # alone's body, not a call of it that packs the parameters again (read
+        # 373,069 -> 368,377 instructions)
+        if self._begin is not None:
+            self._open()
+        self._run(self._compiled(statement), params)
+        found = self._cursor.fetchall()
+        return [_decode_bytes(r) for r in found] if self._binary_ids else found
 
     def binary_tuples(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
         """Return every row as :meth:`tuples` does, but with bytes kept as bytes (binary
