@@ -193,8 +193,17 @@ class Db:
 
     def scalar(self, statement: Statement, **params: Any) -> Any:
         """Return the first column of the first row, or None."""
-        found = self.row(statement, **params)
-        return None if found is None else found[0]
+        # row's body without its named tuple, and not through a call of it that packs the
+        # parameters again (with the two changes before it in Db: add 537,355 -> 524,682
+        # instructions)
+        self._execute(statement, params)
+        found = self._cursor.fetchone()
+        if found is None:
+            return None
+        if self._cursor.fetchone() is not None:  # drain, so the cursor can be reused
+            self._cursor.fetchall()
+        value = found[0]
+        return value.decode() if self._binary_ids and type(value) is bytes else value
 
     def run(self, statement: Statement, **params: Any) -> int:
         """Execute a write; return how many rows it touched."""
