@@ -169,3 +169,12 @@ def test_access_lines_reach_a_capture(api: Api, caplog: pytest.LogCaptureFixture
     while "route=/add_user ok=0" not in caplog.text and time.monotonic() < deadline:
         time.sleep(0.05)  # the access line is written just after the reply is sent
     assert "route=/add_user ok=0 status=200" in caplog.text
+
+
+def test_stamp_reads_as_the_format_did() -> None:
+    """Formatter.stamp's table of milliseconds gives the text its format gave."""
+    formatter = logs.Formatter()
+    for created in (0.0, 0.0005, 0.999, 1765000000.0, 1765000000.1234, 1765000000.9999999, -1.5):
+        second = int(created)
+        old = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        assert formatter.stamp(created) == f"{old},{int((created - second) * 1000):03d}"

@@ -90,6 +90,7 @@ class Db:
         "_begin",
         "_binary_ids",
         "_cursor",
+        "_dialect_name",
         "caps",
         "connection",
         "dialect",
@@ -109,11 +110,16 @@ class Db:
         before the first statement (None: the runner already opened it, or the driver does)."""
         self.connection = connection
         self.dialect = dialect
+        self._dialect_name = dialect.name
         self.caps = caps if caps is not None else capabilities(dialect)
         self._binary_ids = self.caps.binary_ids
         self._cursor = connection.cursor()
         self._begin = begin
         self.opened = False  # whether this Db sent ``begin``: a transaction to commit
+
+    def _compiled(self, statement: Statement) -> _Compiled:
+        # Statement.compiled without its call, once compiled (as it almost always is)
+        return statement._by_dialect.get(self._dialect_name) or statement.compiled(self.dialect)
 
     def alone(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
         """Run a statement that is a whole unit of work by itself; return its rows as tuples.
@@ -121,7 +127,7 @@ class Db:
         On an autocommit connection with no transaction open yet it runs as its own
         transaction: one round trip, nothing to commit. Otherwise it joins the open one.
         """
-        self._run(statement.compiled(self.dialect), params)
+        self._run(self._compiled(statement), params)
         found = self._cursor.fetchall()
         return [_decode_bytes(r) for r in found] if self._binary_ids else found
 
@@ -140,29 +146,38 @@ class Db:
             self.opened = True
 
     def _execute(self, statement: Statement, params: Mapping[str, Any]) -> _Compiled:
-        self._open()
-        compiled = statement.compiled(self.dialect)
-        self._run(compiled, params)
+        # _open, _compiled and _run inlined: a statement of the request path is three
+        # calls fewer (read 374,281 -> 373,069 instructions)
+        if self._begin is not None:
+            self._open()
+        compiled = statement._by_dialect.get(self._dialect_name) or statement.compiled(self.dialect)
+        if compiled.defaults:
+            params = {**compiled.defaults, **params}
+        pick = compiled.pick
+        self._cursor.execute(compiled.sql, params if pick is None else pick(params))
         return compiled
 
     def _run(self, compiled: _Compiled, params: Mapping[str, Any]) -> None:
         if compiled.defaults:
             params = {**compiled.defaults, **params}
-        if compiled.pick is None:
-            self._cursor.execute(compiled.sql, params)
-        else:
-            self._cursor.execute(compiled.sql, compiled.pick(params))
+        pick = compiled.pick
+        self._cursor.execute(compiled.sql, params if pick is None else pick(params))
 
     def tuples(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
         """Return every row the statement selects, as plain tuples (for long result sets)."""
-        self._open()
-        return self.alone(statement, **params)
+        # alone's body, not a call of it that packs the parameters again (read
+        # 373,069 -> 368,377 instructions)
+        if self._begin is not None:
+            self._open()
+        self._run(self._compiled(statement), params)
+        found = self._cursor.fetchall()
+        return [_decode_bytes(r) for r in found] if self._binary_ids else found
 
     def binary_tuples(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
         """Return every row as :meth:`tuples` does, but with bytes kept as bytes (binary
         values, where ids read as bytes on MySQL/MariaDB are decoded elsewhere)."""
         self._open()
-        self._run(statement.compiled(self.dialect), params)
+        self._run(self._compiled(statement), params)
         rows: list[tuple[Any, ...]] = self._cursor.fetchall()
         return rows
 
@@ -178,8 +193,17 @@ class Db:
 
     def scalar(self, statement: Statement, **params: Any) -> Any:
         """Return the first column of the first row, or None."""
-        found = self.row(statement, **params)
-        return None if found is None else found[0]
+        # row's body without its named tuple, and not through a call of it that packs the
+        # parameters again (with the two changes before it in Db: add 537,355 -> 524,682
+        # instructions)
+        self._execute(statement, params)
+        found = self._cursor.fetchone()
+        if found is None:
+            return None
+        if self._cursor.fetchone() is not None:  # drain, so the cursor can be reused
+            self._cursor.fetchall()
+        value = found[0]
+        return value.decode() if self._binary_ids and type(value) is bytes else value
 
     def run(self, statement: Statement, **params: Any) -> int:
         """Execute a write; return how many rows it touched."""
@@ -190,7 +214,7 @@ class Db:
     def run_many(self, statement: Statement, rows: list[Mapping[str, Any]]) -> None:
         """Execute a write once per row (the driver's executemany: a batch of rows)."""
         self._open()
-        compiled = statement.compiled(self.dialect)
+        compiled = self._compiled(statement)
         pick = compiled.pick
         if compiled.defaults:
             rows = [{**compiled.defaults, **row} for row in rows]
