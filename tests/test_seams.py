@@ -259,6 +259,7 @@ def test_the_reply_around_seqs_is_the_reply_msgspec_encodes(request_id: str, ses
         assert head + numbers + tail == msgspec.json.encode(reply)
 
 
+@pytest.mark.postgresql
 def test_a_turn_through_the_one_statement_is_stored_as_the_general_way_stores_it(
     serve: Any,
 ) -> None:
