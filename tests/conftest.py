@@ -8,6 +8,13 @@ go through uvicorn and the whole app, exactly as a client's do.
 PostgreSQL and MariaDB are found at HUIHUA_TEST_POSTGRES_URL and HUIHUA_TEST_MYSQL_URL
 (defaults: the local servers as this machine starts them). A store that cannot be reached
 fails its tests: none is ever skipped.
+
+``--quick`` (``python3 -m pytest --quick``) is the tier that needs only Python and SQLite:
+it deselects every test marked as needing a server or an outside program, or as too slow
+for the tier (QUICK_LEAVES_OUT, the markers of pyproject.toml). A test parametrized on a
+server store ("postgresql", "mysql" as a parameter's value: ``store_kind`` and the tests'
+own ``kind`` lists) is given that store's marker here, so only the SQLite runs stay.
+Without ``--quick`` nothing is deselected.
 """
 
 from __future__ import annotations
@@ -39,10 +46,62 @@ from .fake_wechat import APPID, SECRET, FakeWeChat
 from .helpers import start_in_thread
 
 STORES = ("sqlite", "postgresql", "mysql")
+# The stores that need a server, each the name of the marker its tests are given.
+SERVER_STORES = ("postgresql", "mysql")
+# What --quick leaves out: the markers (pyproject.toml) of what needs more than Python and
+# SQLite, or takes too long for the quick tier.
+QUICK_LEAVES_OUT = (
+    *SERVER_STORES,
+    "redis",
+    "chromium",
+    "node",
+    "nginx",
+    "podman",
+    "galera",
+    "slow",
+)
 POSTGRES_URL = os.environ.get(
     "HUIHUA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 MYSQL_URL = os.environ.get("HUIHUA_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--quick",
+        action="store_true",
+        help="the quick tier: only the tests that need nothing but Python and SQLite "
+        f"(leaves out those marked {', '.join(QUICK_LEAVES_OUT)})",
+    )
+
+
+def quick(config: pytest.Config) -> bool:
+    return bool(config.getoption("quick"))
+
+
+def _marks_of_its_stores(item: pytest.Item) -> None:
+    """Mark a test run on a server store (a parameter's value "postgresql" or "mysql")."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return
+    for value in callspec.params.values():
+        if isinstance(value, str) and value in SERVER_STORES:
+            item.add_marker(value)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m reads the markers (pytest's mark plugin)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        _marks_of_its_stores(item)
+    if not quick(config):
+        return
+    kept, left_out = [], []
+    for item in items:
+        leaves = any(item.get_closest_marker(name) for name in QUICK_LEAVES_OUT)
+        (left_out if leaves else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 def free_port() -> int:
@@ -56,6 +115,7 @@ class Databases:
     """Makes databases for one test run, and drops them all at its end."""
 
     tmp: Path
+    quick: bool = False
     made: list[tuple[str, str]] = field(default_factory=list)
 
     def create(self, kind: str) -> str:
@@ -63,6 +123,10 @@ class Databases:
         name = f"huihua_test_{uuid.uuid4().hex[:12]}"
         if kind == "sqlite":
             return f"sqlite:///{self.tmp / (name + '.db')}"
+        if self.quick:  # the test lacks its store's marker: say so, not "connection refused"
+            pytest.fail(
+                f"--quick runs no {kind} test: mark this one @pytest.mark.{kind}", pytrace=False
+            )
         if kind == "postgresql":
             admin = create_engine(_driver(POSTGRES_URL), isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
@@ -98,8 +162,10 @@ def _driver(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
-    dbs = Databases(tmp_path_factory.mktemp("stores"))
+def databases(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[Databases]:
+    dbs = Databases(tmp_path_factory.mktemp("stores"), quick=quick(pytestconfig))
     yield dbs
     dbs.drop_all()
 
@@ -179,8 +245,10 @@ def serve(databases: Databases) -> Iterator[Callable[..., Api]]:
         return api
 
     yield start
-    for server, api in running:
+    for server, api in running:  # all told to stop first: they shut down side by side
         api.close()
+        server.server.should_exit = True
+    for server, _ in running:
         server.stop()
 
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import free_port
 
@@ -65,6 +66,7 @@ def test_serve_on_the_embedded_default_in_a_fresh_directory(tmp_path: Path):
     assert "你好" not in stderr  # message text never reaches the log
 
 
+@pytest.mark.postgresql
 def test_serve_refuses_a_server_database_whose_schema_is_not_current(databases):
     url = databases.create("postgresql")
     result = subprocess.run(
@@ -79,6 +81,7 @@ def test_serve_refuses_a_server_database_whose_schema_is_not_current(databases):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.mysql
 def test_migrate_then_serve_with_two_workers_on_mariadb(databases):
     url = databases.create("mysql")
     first = subprocess.run(
@@ -120,6 +123,7 @@ def test_help_is_complete():
         assert option in serve_help.stdout
 
 
+@pytest.mark.slow
 def test_serve_beyond_loopback_without_a_service_key_refuses_and_says_why(tmp_path: Path):
     for args, env in (
         (["--host", "0.0.0.0"], {}),

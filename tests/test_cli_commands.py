@@ -105,6 +105,7 @@ PROGRESS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("command", "progress"), PROGRESS.values(), ids=PROGRESS.keys())
 def test_progress_shows_on_a_terminal_and_never_in_a_pipe(
     serve, tmp_path: Path, command: list[str], progress: str
@@ -157,6 +158,7 @@ def test_the_readmes_migrate_makes_the_database_then_its_schema(databases, kind:
     assert stats.returncode == 0 and re.search(r"^users:\s+0$", stats.stdout, re.M), stats
 
 
+@pytest.mark.postgresql
 def test_migrate_without_the_database_says_how_to_make_it(databases) -> None:
     url = make_url(POSTGRES_URL).set(database=f"huihua_test_{uuid.uuid4().hex[:12]}")
     env = _env(HUIHUA_DATABASE_URL=url.render_as_string(False))

@@ -30,6 +30,8 @@ from .access import sql
 from .chromium import WAIT_MS
 from .conftest import SERVICE_KEY, secure_settings
 
+pytestmark = pytest.mark.chromium
+
 if TYPE_CHECKING:
     from .conftest import Api
     from .fake_wechat import FakeWeChat

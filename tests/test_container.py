@@ -155,6 +155,8 @@ def _wait_healthy(base: str, podman: Podman, name: str) -> dict:
     raise AssertionError("the container did not answer /healthz: " + podman("logs", name))
 
 
+@pytest.mark.podman
+@pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_the_image_serves_from_a_volume_as_a_user_and_stops_cleanly(
     image: tuple[Podman, str], tmp_path: Path
@@ -219,6 +221,8 @@ def test_the_image_serves_from_a_volume_as_a_user_and_stops_cleanly(
         podman("volume", "rm", "-f", volume, check=False)
 
 
+@pytest.mark.podman
+@pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_the_image_will_not_start_without_a_service_key(image: tuple[Podman, str]) -> None:
     podman, tag = image

@@ -14,9 +14,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import free_port
 from .helpers import start_serve
+
+pytestmark = pytest.mark.slow
 
 WRITERS = 32
 USERS = 8

@@ -33,6 +33,7 @@ def _tool(name: str) -> str:
     return path
 
 
+@pytest.mark.nginx
 def test_the_systemd_unit_verifies_clean(tmp_path: Path) -> None:
     unit = (DEPLOY / "huihua.service").read_text()
     assert "ExecStart=/opt/huihua/bin/huihua serve" in unit
@@ -53,6 +54,7 @@ def test_the_systemd_unit_verifies_clean(tmp_path: Path) -> None:
         assert setting in unit
 
 
+@pytest.mark.nginx
 def test_systemd_analyze_does_see_a_bad_unit(tmp_path: Path) -> None:
     (tmp_path / "bad.service").write_text("[Service]\nExecStart=/bin/true\nTimeoutStopSek=20\n")
     run = subprocess.run(
@@ -139,6 +141,7 @@ class PrivateNginx:
             self.process.wait(timeout=30)
 
 
+@pytest.mark.nginx
 def test_the_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
     run = PrivateNginx(tmp_path, free_port()).test()
     assert run.returncode == 0, run.stderr
@@ -159,6 +162,7 @@ def proxied(tmp_path: Path) -> Iterator[tuple[PrivateNginx, subprocess.Popen]]:
         server.wait(timeout=30)
 
 
+@pytest.mark.nginx
 def test_the_nginx_site_in_front_of_huihua(proxied: tuple[PrivateNginx, subprocess.Popen]) -> None:
     nginx, server = proxied
     base = f"https://127.0.0.1:{nginx.https_port}"

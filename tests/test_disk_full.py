@@ -44,6 +44,7 @@ def _fill(path: Path) -> None:
                 continue
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_ok_8_on_writes_and_healthz_until_space_is_freed(
     tmp_path: Path, small_disk: Path
 ):

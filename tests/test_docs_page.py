@@ -13,11 +13,14 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from playwright.sync_api import Browser, Page
 
 from .chromium import WAIT_MS
 from .conftest import SERVICE_KEY, secure_settings
 from .helpers import MODEL_PATHS, POST_PATHS
+
+pytestmark = pytest.mark.chromium
 
 if TYPE_CHECKING:
     from .conftest import Api

@@ -118,6 +118,8 @@ def new_store(databases: Databases, kind: str) -> str:
     return url
 
 
+@pytest.mark.postgresql
+@pytest.mark.mysql
 @pytest.mark.parametrize("rich", [False, True], ids=["seed-fields", "every-field"])
 def test_a_store_moves_sqlite_postgresql_mariadb_sqlite_byte_identical(
     serve, databases: Databases, tmp_path: Path, rich: bool
@@ -174,6 +176,7 @@ def test_a_store_moves_sqlite_postgresql_mariadb_sqlite_byte_identical(
         assert found["results"] or user_id == USER_IDS[0]  # whose one session was deleted
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
 def test_import_upserts_the_file_wins_and_twice_is_once(serve, kind: str, tmp_path: Path) -> None:
     api: Api = serve(kind)
@@ -204,6 +207,7 @@ def test_import_upserts_the_file_wins_and_twice_is_once(serve, kind: str, tmp_pa
     assert after[1]["chat_count"] == 2  # the file's session row won too
 
 
+@pytest.mark.slow
 def test_one_user_to_a_file_and_the_errors(serve, tmp_path: Path) -> None:
     api: Api = serve("sqlite")
     mine, other = api.new_user(), api.new_user()

@@ -95,6 +95,7 @@ def test_sqlite_synchronous_normal_warns(
     assert api.call("/add_chat", user_id=user_id, role="user", msg="m")["ok"] == 0
 
 
+@pytest.mark.postgresql
 def test_postgresql_synchronous_commit_off_warns(
     databases: Databases, serve: Callable[..., Api], caplog: pytest.LogCaptureFixture
 ) -> None:

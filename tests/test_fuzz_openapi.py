@@ -29,6 +29,8 @@ from .conftest import SERVICE_KEY, login_settings, model_settings, secure_settin
 from .fake_model import FakeModel
 from .helpers import POST_PATHS
 
+pytestmark = pytest.mark.slow
+
 if TYPE_CHECKING:
     from .conftest import Api
     from .fake_wechat import FakeWeChat

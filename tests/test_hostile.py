@@ -96,6 +96,7 @@ BATTERY: list[tuple[str, str, bytes | Callable[[], Iterator[bytes]], int, str]] 
 ]
 
 
+@pytest.mark.slow
 def test_hostile_bodies_are_answered_quickly_in_bounded_memory(
     server: tuple[str, int],
 ) -> None:

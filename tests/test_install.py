@@ -52,6 +52,7 @@ def test_the_readme_installs_only_from_the_checkout() -> None:
             assert not re.match(r"huihua\b", word), f"README: pip install {arguments}"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_the_readme_install_commands_work_in_a_fresh_venv(tmp_path: Path) -> None:
     checkout = tmp_path / "huihua"

@@ -18,6 +18,8 @@ import pytest
 from .conftest import free_port
 from .test_cli import HUIHUA, _env, _wait_healthy
 
+pytestmark = pytest.mark.slow
+
 BOUND_S = 10  # slack for a loaded 2-core machine on top of each timeout
 
 

@@ -44,6 +44,7 @@ def sql(api: Api, statement: str, **params: object) -> None:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_backup_is_one_consistent_moment_while_the_server_writes(tmp_path: Path) -> None:
     served = serve_process(tmp_path, log_level="warning")
     acked: list[tuple[str, int, float]] = []  # (session, seq, when acknowledged)
@@ -99,6 +100,7 @@ def test_backup_is_one_consistent_moment_while_the_server_writes(tmp_path: Path)
     assert again.returncode != 0 and "exists" in again.stderr
 
 
+@pytest.mark.postgresql
 def test_backup_of_a_server_store_says_how(databases) -> None:
     url = databases.create("postgresql")
     result = huihua("backup", "x.db", "--database-url", url)
@@ -161,6 +163,7 @@ def _replayed(api: Api, user_id: str, request_id: str, msg: str) -> bool:
     return reply["ok"] == 5  # remembered for another request: a conflict
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
 def test_purge_removes_expired_records_then_idle_sessions_in_batches(serve, kind: str) -> None:
     api: Api = serve(kind)

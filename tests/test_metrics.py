@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from .access import NONE, login, send
@@ -100,6 +101,7 @@ def test_rate_limit_refusals_and_auth(serve, wechat: FakeWeChat) -> None:
     assert user["user_id"] not in scrape.text
 
 
+@pytest.mark.slow
 def test_several_workers_count_together(tmp_path: Path) -> None:
     """Each worker counts its own requests; any of them answers a scrape with the sum."""
     port = free_port()

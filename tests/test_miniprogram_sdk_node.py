@@ -18,7 +18,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from huihua.client import ENDPOINTS
+
+pytestmark = pytest.mark.node
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK = ROOT / "clients" / "miniprogram"

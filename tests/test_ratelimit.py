@@ -135,6 +135,7 @@ def _start(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     raise AssertionError("server did not come up")
 
 
+@pytest.mark.redis
 def test_with_redis_the_limit_holds_in_sum_across_two_processes(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUIHUA_")}
     env |= {

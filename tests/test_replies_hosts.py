@@ -16,6 +16,8 @@ from . import sse
 from .conftest import Api, model_settings
 from .fake_model import FakeModel, Reply, chinese_pieces, wait_until
 
+pytestmark = pytest.mark.postgresql
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -48,6 +50,7 @@ def apart(serve: Callable[..., Api], model: FakeModel) -> tuple[Api, Api]:
     return _two_hosts(serve, model)
 
 
+@pytest.mark.redis
 def test_a_reply_asked_on_one_host_is_followed_live_on_the_other(
     shared: tuple[Api, Api], fake: FakeModel
 ):
@@ -70,6 +73,7 @@ def test_a_reply_asked_on_one_host_is_followed_live_on_the_other(
     assert whole[0].data == first[0].data  # the same start, from the other host
 
 
+@pytest.mark.redis
 def test_a_stop_on_the_other_host_stops_the_model(shared: tuple[Api, Api], fake: FakeModel):
     a, b = shared
     user = a.new_user()

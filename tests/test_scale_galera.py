@@ -47,6 +47,8 @@ import MySQLdb
 import pytest
 from sqlalchemy.engine import make_url
 
+pytestmark = [pytest.mark.galera, pytest.mark.mysql, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGY = ROOT / "deploy" / "galera" / "topology.py"
 _spec = importlib.util.spec_from_file_location("galera_topology", TOPOLOGY)

@@ -281,6 +281,7 @@ def test_a_field_added_to_the_reply_is_in_the_bytes_around_its_seq(monkeypatch: 
     assert b'"model":"m1"' in tail
 
 
+@pytest.mark.postgresql
 def test_a_turn_through_the_one_statement_is_stored_as_the_general_way_stores_it(
     serve: Any,
 ) -> None:

@@ -54,6 +54,7 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path):
     _refused(_serve(tmp_path, "--database-url", "sqlite:///notes.db"), "not a database")
 
 
+@pytest.mark.slow
 def test_a_schema_newer_than_this_huihua_is_refused(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'new.db'}"
     subprocess.run([*HUIHUA, "migrate", "--database-url", url], env=_env(), check=True)
@@ -130,6 +131,7 @@ def test_a_port_in_use_is_reported_before_anything_is_created(tmp_path: Path):
     assert not (tmp_path / "huihua.db").exists()
 
 
+@pytest.mark.slow
 def test_several_workers_on_sqlite_are_warned_about(tmp_path: Path):
     port = free_port()
     process = subprocess.Popen(

@@ -83,6 +83,7 @@ def assert_unavailable(response: Any, url: str, request_id: str | None = None) -
         assert leak.lower() not in failed.lower(), (leak, failed)
 
 
+@pytest.mark.postgresql
 def test_postgresql_unreachable_answers_ok_8_then_recovers(
     databases: Databases, serve: Callable[..., Api]
 ) -> None:

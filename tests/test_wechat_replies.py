@@ -133,7 +133,9 @@ def test_a_long_question_is_checked_in_pieces(checked: Api, fake: FakeModel, wec
     assert _sessions(checked, user) == [] and fake.calls == 0
 
 
-@pytest.mark.parametrize("why", ["no openid", "gone", "status500", "busy", "slow"])
+@pytest.mark.parametrize(
+    "why", ["no openid", "gone", "status500", "busy", pytest.param("slow", marks=pytest.mark.slow)]
+)
 def test_a_question_wechat_cannot_judge_is_refused_or_passes_as_set(
     checked: Api, lenient: Api, fake: FakeModel, wechat: FakeWeChat, why: str
 ):
@@ -207,6 +209,7 @@ def test_a_short_reply_is_checked_at_its_end(checked: Api, fake: FakeModel, wech
 # -- the access token ---------------------------------------------------------------------
 
 
+@pytest.mark.redis
 def test_the_token_is_shared_through_redis_and_renewed_once_on_40001(
     serve: Callable[..., Api], fake: FakeModel, wechat: FakeWeChat
 ):
@@ -357,6 +360,8 @@ def test_wechat_settings_out_of_range_are_refused(changes: dict[str, Any], named
         Settings.from_env({}, **changes)
 
 
+@pytest.mark.postgresql
+@pytest.mark.redis
 def test_a_reply_followed_on_another_host_sends_no_message(
     serve: Callable[..., Api], fake: FakeModel, wechat: FakeWeChat
 ):

@@ -19,8 +19,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ..test_lifecycle import BOUND_S, serve, stop
+
+pytestmark = pytest.mark.slow
 
 CLIENTS = 16
 SHUTDOWN_S = 3

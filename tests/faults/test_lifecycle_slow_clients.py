@@ -20,8 +20,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ..test_lifecycle import BOUND_S, serve, stop
+
+pytestmark = pytest.mark.slow
 
 IDLE = 1_000
 ROUND = 300

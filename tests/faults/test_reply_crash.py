@@ -24,6 +24,8 @@ from ..conftest import MODEL_KEY, free_port
 from ..fake_model import FakeModel, Reply, chinese_pieces, wait_until
 from ..test_lifecycle import BOUND_S, Served, serve, stop
 
+pytestmark = pytest.mark.slow
+
 LEASE_S = 30  # relay/task.py LEASE_MS
 SWEEP_S = 10  # relay/hub.py SWEEP_EVERY_S
 

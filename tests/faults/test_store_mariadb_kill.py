@@ -21,11 +21,14 @@ import tempfile
 from pathlib import Path
 
 import MySQLdb
+import pytest
 
 from tests.conftest import free_port
 
 from ._store_harness import wait_until
 from ._store_outage import bounce_under_load
+
+pytestmark = [pytest.mark.mysql, pytest.mark.slow]
 
 ROUNDS = 3
 DATABASE = "huihua_faults"

@@ -20,9 +20,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import free_port
 
 from ._store_outage import bounce_under_load
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.slow]
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ROUNDS = 3

@@ -21,6 +21,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from ._store_harness import (
     Ledger,
     Server,
@@ -30,6 +32,8 @@ from ._store_harness import (
     retry_pending,
     serve,
 )
+
+pytestmark = pytest.mark.slow
 
 ROUNDS = 20
 WRITERS = 16
