@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 from starlette.types import Receive, Scope, Send
@@ -45,6 +45,13 @@ _EVENT_HEADERS = [
     (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
     *((name.encode(), value.encode()) for name, value in HEADERS.items()),
 ]
+
+
+class Started(Protocol):
+    """What a POST endpoint reads its use cases' context from: set at start-up, None
+    before it and after shutdown (routes.Served)."""
+
+    ctx: Context | None
 
 
 class ClientGone(Exception):
@@ -86,17 +93,19 @@ def _too_large(limit: int) -> TooLarge:
 class PostEndpoint:
     """One POST endpoint as a bare ASGI app (see the module docstring)."""
 
-    def __init__(self, spec: Endpoint, context: dict[str, Context], observe: Observer) -> None:
+    def __init__(self, spec: Endpoint, served: Started, observe: Observer) -> None:
         self.spec = spec
         self.path = spec.path
         self.request_type = spec.request if spec.strict else None
         self.handler = spec.handler
-        self.context = context
+        self.served = served
         self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        ctx = self.context["ctx"]
+        ctx = self.served.ctx
+        if ctx is None:
+            raise RuntimeError("the app is not started")
         request_id = None
         status = 200
         extra: dict[str, str] | None = None
