@@ -12,7 +12,8 @@ from huihua.relay.chunks import Chunk
 from huihua.relay.model import ModelBroken, ModelClient, ModelError, ModelSettings
 
 from .conftest import free_port
-from .fake_model import Fail, FakeModel, Hang, Reply, chinese_pieces, until, wait_until
+from .fake_model import FakeModel
+from .fake_script import Fail, Hang, Reply, chinese_pieces, until, wait_until
 from .model_client_cases import ASK, KEY, ask, settings
 from .model_client_cases import fake as fake  # a fixture: pytest finds it by name
 from .model_client_cases import server as server  # a fixture: pytest finds it by name

@@ -9,7 +9,8 @@ import pytest
 from huihua.relay.chunks import Chunk, Ended, Parser, Usage
 from huihua.relay.think import ThinkSplitter
 
-from .fake_model import FakeModel, Reply, chinese_pieces
+from .fake_model import FakeModel
+from .fake_script import Reply, chinese_pieces
 from .model_client_cases import ASK, KEY, ask
 from .model_client_cases import fake as fake  # a fixture: pytest finds it by name
 from .model_client_cases import server as server  # a fixture: pytest finds it by name
