@@ -55,9 +55,9 @@ from huihua.relay.chunks import Chunk, Parser
 from huihua.relay.model import ModelClient, ModelSettings
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.fake_model, for the pieces the fake sends
+sys.path.insert(0, str(ROOT))  # tests.fake_script, for the pieces the fake sends
 
-from tests.fake_model import chinese_pieces  # noqa: E402
+from tests.fake_script import chinese_pieces  # noqa: E402
 
 ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "写一首秋天的诗"}]
 T = TypeVar("T")

@@ -48,9 +48,9 @@ from run import add_chat_env, seed_http
 from servers import BENCH, HUIHUA_SERVE, PeakRss, Server, wrk
 
 ROOT = BENCH.parent
-sys.path.insert(0, str(ROOT))  # tests.fake_model
+sys.path.insert(0, str(ROOT))  # tests.fake_script
 
-from tests.fake_model import chinese_pieces  # noqa: E402
+from tests.fake_script import chinese_pieces  # noqa: E402
 
 SHORT, LONG = 50, 250  # chunks a reply, in the two runs of the CPU figure
 FIRST = chinese_pieces(1)[0].encode()  # the first piece of every reply, as it is sent

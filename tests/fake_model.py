@@ -13,7 +13,8 @@ A test says what the next calls answer, one script item a call, then the default
     fake.requests[-1]["messages"]     # the bodies received, in order; fake.keys: the keys
     fake.release()                    # ends every request a Hang() holds
 
-Script items: ``Reply`` (pieces, reasoning first, a delay between chunks, usage or not, a
+Script items (fake_script.py, with ``chinese_pieces`` and the waits ``wait_until`` and
+``until``): ``Reply`` (pieces, reasoning first, a delay between chunks, usage or not, a
 finish reason, a break after N chunks), ``Fail`` (an error status, with ``Retry-After``)
 and ``Hang`` (headers then silence, or nothing at all, until released or the client leaves).
 
@@ -33,13 +34,12 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import itertools
 import logging
 import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,82 +52,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .fake_script import Fail, Hang, Reply, Script, chinese_pieces
 from .helpers import start_in_thread
 
 MODEL_ECHO = "fake-model"
-# A classical poem cut into the 1-3 character pieces DeepSeek streams Chinese in.
-POEM = (
-    "秋风清，秋月明，落叶聚还散，寒鸦栖复惊。相思相见知何日？此时此夜难为情！"
-    "入我相思门，知我相思苦，长相思兮长相忆，短相思兮无穷极。"
-)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A streamed answer: the role chunk, reasoning pieces, content pieces, the end.
-
-    ``break_after``: the connection closes after that many text chunks, without a finish
-    chunk, usage or ``[DONE]``. ``completion_tokens`` None: the number of pieces sent.
-    """
-
-    content: Sequence[str] = ("你好", "，", "世界")
-    reasoning: Sequence[str] = ()
-    reasoning_field: str = "reasoning_content"  # "reasoning" as OpenRouter and vLLM send it
-    delay_s: float = 0.0
-    finish_reason: str | None = "stop"
-    send_usage: bool = True  # when the request asks for it (stream_options.include_usage)
-    prompt_tokens: int = 11
-    completion_tokens: int | None = None
-    break_after: int | None = None
-    done: bool = True  # the final "data: [DONE]"
-
-
-@dataclass(frozen=True)
-class Fail:
-    """An error answer with OpenAI's error body; ``retry_after`` in seconds sets the header."""
-
-    status: int = 503
-    message: str = "the fake model is overloaded"
-    retry_after: float | None = None
-
-
-@dataclass(frozen=True)
-class Hang:
-    """Headers then nothing (``headers=True``), or nothing at all, until ``release()``.
-
-    Released, a hang with headers closes the connection (a broken stream); one without
-    answers 503. A client that leaves ends it too.
-    """
-
-    headers: bool = True
-
-
-Script = Reply | Fail | Hang
-
-
-def chinese_pieces(n: int) -> list[str]:
-    """Return ``n`` pieces of 1-3 Chinese characters, as DeepSeek streams them."""
-    text = itertools.cycle(POEM)
-    sizes = itertools.cycle((1, 2, 3, 2, 1, 2))
-    return ["".join(itertools.islice(text, size)) for size in itertools.islice(sizes, n)]
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    """Return once ``condition()`` holds; fail the test if it does not within ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:g} s")
-        time.sleep(0.005)
-
-
-async def until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    """As ``wait_until``, in a running event loop."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:g} s")
-        await asyncio.sleep(0.005)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Browsers (API.md §6): the Origin rule always, the Host rule with auth off, and what the
 settings let through (``cors_origins``, ``allowed_hosts``). The rules on every endpoint of
-the default server are in test_envelope.py."""
+the default server are in test_envelope_browsers.py."""
 
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ import pytest
 from huihua.client import AsyncClient, Client, Delta, Done, Reply, Start
 
 from .conftest import login_settings, model_settings
-from .fake_model import Reply as ModelReply
-from .fake_model import chinese_pieces
+from .fake_script import Reply as ModelReply
+from .fake_script import chinese_pieces
 
 if TYPE_CHECKING:
     from .conftest import Api

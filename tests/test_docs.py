@@ -17,7 +17,7 @@ from huihua.cli import main
 from huihua.config import Settings
 
 from .conftest import model_settings
-from .fake_model import Reply, chinese_pieces
+from .fake_script import Reply, chinese_pieces
 from .helpers import POST_PATHS
 
 ROOT = Path(__file__).resolve().parent.parent

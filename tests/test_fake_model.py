@@ -21,7 +21,8 @@ import pytest
 from openai.types.chat import ChatCompletionChunk
 
 from .conftest import free_port
-from .fake_model import POEM, Fail, FakeModel, Hang, Reply, chinese_pieces, until, wait_until
+from .fake_model import FakeModel
+from .fake_script import POEM, Fail, Hang, Reply, chinese_pieces, until, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-fake-0123456789"

@@ -5,8 +5,10 @@ handed; wire (the contract) imports no server code, so the Python client can use
 Read from the source with ``ast``, so a new module is checked the day it is added: every
 import counts, relative ones resolved, those under ``if TYPE_CHECKING:`` or inside a function
 too, and a literal ``importlib.import_module("...")``; a dynamic import is refused outright.
-No two modules import each other, directly or round a longer circle. The checkers take the
-package's directory, so the tests at the end run them on a planted violation of each rule.
+No two modules import each other, directly or round a longer circle. No module of the
+package, and no *.py or *.js file of tests/, bench/ or clients/, is past 400 lines but the
+ones LONG_FILES names, each with its reason. The checkers take the directory they read, so
+test_layers_planted.py runs them on a planted violation of each rule.
 """
 
 from __future__ import annotations
@@ -14,12 +16,18 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import huihua
 
 PACKAGE = Path(huihua.__file__).parent
+ROOT = Path(__file__).resolve().parent.parent  # the repository
 MAX_LINES = 400
+# The size rule holds for every *.py and *.js file under these too, besides the package.
+TREES = ("tests", "bench", "clients")
+# Files allowed past MAX_LINES: path → why. Each must still be past it: once split, delete it.
+LONG_FILES: dict[str, str] = {
+    "clients/miniprogram/huihua.js": "the mini-program SDK: one plain file, copied into an "
+    "app as it is, with no build step to join parts",
+}
 
 # What each part of huihua may import of huihua; a part is a subpackage or a top module.
 SHARED = {"errors", "ids", "timestamps"}
@@ -235,6 +243,24 @@ def check_sizes(root: Path, max_lines: int = MAX_LINES) -> list[str]:
     ]
 
 
+def check_file_sizes(
+    root: Path, long_files: dict[str, str], max_lines: int = MAX_LINES
+) -> tuple[list[str], set[str]]:
+    """Return each *.py and *.js file of ``root``'s TREES past ``max_lines`` (its path from
+    ``root``) that ``long_files`` does not name, and the long files it names."""
+    problems, long = [], set()
+    found = {p for t in TREES for x in ("py", "js") for p in (root / t).rglob(f"*.{x}")}
+    for path in sorted(p for p in found if "node_modules" not in p.parts):
+        name = path.relative_to(root).as_posix()
+        if (n := len(path.read_text().splitlines())) <= max_lines:
+            continue
+        if name in long_files:
+            long.add(name)
+        else:
+            problems.append(f"{name}: {n} lines; split it by theme")
+    return problems, long
+
+
 def test_imports_go_one_way() -> None:
     problems, _ = check_layers(PACKAGE, ALLOWED, ONLY_IN, EXCEPTIONS)
     assert problems == []
@@ -257,111 +283,17 @@ def test_no_module_past_400_lines() -> None:
     assert check_sizes(PACKAGE) == []
 
 
+def test_no_file_of_tests_bench_or_clients_past_400_lines() -> None:
+    assert check_file_sizes(ROOT, LONG_FILES)[0] == []
+
+
+def test_long_files_are_still_long() -> None:
+    long = check_file_sizes(ROOT, LONG_FILES)[1]
+    assert set(LONG_FILES) - long == set(), "no longer past 400 lines: delete from LONG_FILES"
+
+
 def test_the_rule_is_checked_on_a_real_module() -> None:
     # The walk finds what the checks above rely on: a real upward import would be seen.
     path = PACKAGE / "service" / "chats.py"
     assert any(n.startswith("huihua.store") for n in _imports(PACKAGE, "service.chats", path)[0])
     assert any(_part(m) == "wire" for m in _modules(PACKAGE))
-
-
-# The tests of the test: a tiny package with one planted violation of each rule.
-FAKE = {
-    "__init__.py": "",
-    "errors.py": "",
-    "wire/__init__.py": "from . import fine\n",
-    "wire/fine.py": "from ..errors import x\nfrom fake import errors\n",
-    "store/__init__.py": "S = 1\n",
-    "service/__init__.py": "from fake.store import S\n",
-    "http/__init__.py": "",
-    "http/app.py": "from fake.service import S\n",
-    "http/endpoints.py": "from fake.http.pipeline import Streamed\n",
-    "http/pipeline.py": "from typing import TYPE_CHECKING\n"
-    "if TYPE_CHECKING:\n    from fake.http.endpoints import Endpoint\n",
-}
-FAKE_ALLOWED = {
-    "__init__": set(),
-    "errors": set(),
-    "wire": {"errors"},
-    "store": set(),
-    "service": {"store"},
-    "http": {"service", "wire"},
-}
-
-
-@pytest.fixture
-def fake(tmp_path: Path) -> Path:
-    root = tmp_path / "fake"
-    for name, text in FAKE.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    return root
-
-
-def _plant(root: Path, name: str, text: str) -> None:
-    (root / name).write_text(text)
-
-
-def test_the_fake_package_is_clean_but_for_its_circle(fake: Path) -> None:
-    assert check_layers(fake, FAKE_ALLOWED, {}, {}) == ([], set())
-    assert check_dynamic(fake) == []
-    assert check_sizes(fake) == []
-    # http/endpoints.py ↔ http/pipeline.py, the second import type-only: still a circle.
-    assert check_circles(fake) == [frozenset({"http.endpoints", "http.pipeline"})]
-
-
-@pytest.mark.parametrize(
-    ("name", "text", "caught"),
-    [
-        ("wire/up.py", "from ..http.app import S\n", "wire.up (wire) imports fake.http.app"),
-        ("wire/up.py", "from ..http import app\n", "wire.up (wire) imports fake.http.app"),
-        ("wire/up.py", "from .. import http\n", "wire.up (wire) imports fake.http"),
-        ("wire/up.py", "import fake.http.app\n", "wire.up (wire) imports fake.http.app"),
-        (
-            "wire/up.py",
-            "import importlib\napp = importlib.import_module('fake.http.app')\n",
-            "wire.up (wire) imports fake.http.app",
-        ),
-        ("wire/up.py", "def f():\n    from fake.store import S\n", "imports fake.store"),
-        ("http/store_user.py", "from fake.store import S\n", "(http) imports fake.store"),
-        ("http/store_user.py", "import sqlalchemy\n", "(http) imports sqlalchemy"),
-    ],
-)
-def test_an_upward_import_is_caught(fake: Path, name: str, text: str, caught: str) -> None:
-    _plant(fake, name, text)
-    problems, _ = check_layers(fake, FAKE_ALLOWED, {"sqlalchemy": {"store"}}, {})
-    assert len(problems) == 1 and caught in problems[0], problems
-
-
-def test_an_exception_allows_one_module_and_is_seen_used(fake: Path) -> None:
-    _plant(fake, "http/store_user.py", "from fake.store import S\n")
-    _plant(fake, "http/other.py", "from fake.store import S\n")
-    exceptions = {("http.store_user", "store"): "why", ("http.gone", "store"): "fixed"}
-    problems, used = check_layers(fake, FAKE_ALLOWED, {}, exceptions)
-    assert problems == ["http.other (http) imports fake.store"]
-    assert used == {("http.store_user", "store")}  # http.gone: stale, the test says so
-
-
-def test_a_dynamic_import_is_refused(fake: Path) -> None:
-    _plant(fake, "http/dyn.py", "from importlib import import_module\nm = import_module(name)\n")
-    _plant(fake, "http/dyn2.py", "m = __import__('os')\n")
-    assert len(check_dynamic(fake)) == 2
-
-
-def test_a_longer_circle_and_a_package_circle_are_caught(fake: Path) -> None:
-    _plant(fake, "http/endpoints.py", "")  # the planted two-module circle gone
-    assert check_circles(fake) == []
-    _plant(fake, "service/a.py", "from fake.service import b\n")
-    _plant(fake, "service/b.py", "from . import c\n")
-    _plant(fake, "service/c.py", "def f():\n    from .a import x\n")
-    _plant(fake, "store/x.py", "from fake.store import S\n")  # the package's own names
-    _plant(fake, "store/__init__.py", "from fake.store.x import y\n")
-    circles = set(check_circles(fake))
-    assert circles == {
-        frozenset({"service.a", "service.b", "service.c"}),
-        frozenset({"store", "store.x"}),
-    }
-
-
-def test_a_long_module_is_caught(fake: Path) -> None:
-    _plant(fake, "service/long.py", "x = 1\n" * (MAX_LINES + 1))
-    assert check_sizes(fake) == [f"service/long.py: {MAX_LINES + 1} lines; split it into a package"]

@@ -13,8 +13,8 @@ import base64
 import time
 from typing import TYPE_CHECKING, Any
 
+from .chats_cases import walk
 from .helpers import fails, insert_sessions, next_millisecond, ok
-from .test_chats import walk
 
 if TYPE_CHECKING:
     from conftest import Api

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from .conftest import SERVICE_KEY, model_settings, secure_settings
-from .fake_model import FakeModel, Reply
+from .fake_model import FakeModel
+from .fake_script import Reply
 from .fake_wechat import FakeWeChat
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -19,7 +19,8 @@ import pytest
 from . import sse
 from .access import login, send, sql
 from .conftest import MODEL_KEY, Api, model_settings, secure_settings
-from .fake_model import Fail, FakeModel, Hang, Reply, chinese_pieces, wait_until
+from .fake_model import FakeModel
+from .fake_script import Fail, Hang, Reply, chinese_pieces, wait_until
 from .fake_wechat import FakeWeChat
 
 

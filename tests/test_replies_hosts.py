@@ -14,7 +14,8 @@ import pytest
 
 from . import sse
 from .conftest import Api, model_settings
-from .fake_model import FakeModel, Reply, chinese_pieces, wait_until
+from .fake_model import FakeModel
+from .fake_script import Reply, chinese_pieces, wait_until
 
 pytestmark = pytest.mark.postgresql
 

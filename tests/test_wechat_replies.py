@@ -21,7 +21,8 @@ from huihua.config import Settings
 
 from . import sse
 from .conftest import Api, LogCapture, login_settings, model_settings
-from .fake_model import FakeModel, Reply, wait_until
+from .fake_model import FakeModel
+from .fake_script import Reply, wait_until
 from .fake_wechat import APPID, FakeWeChat
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -21,7 +21,8 @@ import pytest
 
 from .. import sse
 from ..conftest import MODEL_KEY, free_port
-from ..fake_model import FakeModel, Reply, chinese_pieces, wait_until
+from ..fake_model import FakeModel
+from ..fake_script import Reply, chinese_pieces, wait_until
 from ..test_lifecycle import BOUND_S, Served, serve, stop
 
 pytestmark = pytest.mark.slow
