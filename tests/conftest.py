@@ -9,21 +9,15 @@ PostgreSQL and MariaDB are found at HUIHUA_TEST_POSTGRES_URL and HUIHUA_TEST_MYS
 (defaults: the local servers as this machine starts them). A store that cannot be reached
 fails its tests: none is ever skipped.
 
-``--quick`` (``python3 -m pytest --quick``) is the tier that needs only Python and SQLite:
-it deselects every test marked as needing a server or an outside program, or as too slow
-for the tier (QUICK_LEAVES_OUT, the markers of pyproject.toml). A test parametrized on a
-server store ("postgresql", "mysql" as a parameter's value: ``store_kind`` and the tests'
-own ``kind`` lists) is given that store's marker here, so only the SQLite runs stay.
-Without ``--quick`` nothing is deselected.
+``--quick`` (``python3 -m pytest --quick``) is the tier that needs only Python and SQLite
+(quick_tier.py); without it nothing is deselected.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,64 +38,23 @@ from .chromium import browser  # noqa: F401 (a fixture: the pages' tests share o
 from .fake_model import FakeModel
 from .fake_wechat import APPID, SECRET, FakeWeChat
 from .helpers import start_in_thread
+from .log_capture import LogCapture as LogCapture
+from .log_capture import server_logs as server_logs  # a fixture: pytest finds it by name
+from .quick_tier import (  # the --quick option's hooks: pytest finds them here by name
+    pytest_addoption as pytest_addoption,
+)
+from .quick_tier import (
+    pytest_collection_modifyitems as pytest_collection_modifyitems,
+)
+from .quick_tier import (
+    quick,
+)
 
 STORES = ("sqlite", "postgresql", "mysql")
-# The stores that need a server, each the name of the marker its tests are given.
-SERVER_STORES = ("postgresql", "mysql")
-# What --quick leaves out: the markers (pyproject.toml) of what needs more than Python and
-# SQLite, or takes too long for the quick tier.
-QUICK_LEAVES_OUT = (
-    *SERVER_STORES,
-    "redis",
-    "chromium",
-    "node",
-    "nginx",
-    "podman",
-    "galera",
-    "slow",
-)
 POSTGRES_URL = os.environ.get(
     "HUIHUA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 MYSQL_URL = os.environ.get("HUIHUA_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--quick",
-        action="store_true",
-        help="the quick tier: only the tests that need nothing but Python and SQLite "
-        f"(leaves out those marked {', '.join(QUICK_LEAVES_OUT)})",
-    )
-
-
-def quick(config: pytest.Config) -> bool:
-    return bool(config.getoption("quick"))
-
-
-def _marks_of_its_stores(item: pytest.Item) -> None:
-    """Mark a test run on a server store (a parameter's value "postgresql" or "mysql")."""
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return
-    for value in callspec.params.values():
-        if isinstance(value, str) and value in SERVER_STORES:
-            item.add_marker(value)
-
-
-@pytest.hookimpl(tryfirst=True)  # before -m reads the markers (pytest's mark plugin)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        _marks_of_its_stores(item)
-    if not quick(config):
-        return
-    kept, left_out = [], []
-    for item in items:
-        leaves = any(item.get_closest_marker(name) for name in QUICK_LEAVES_OUT)
-        (left_out if leaves else kept).append(item)
-    if left_out:
-        config.hook.pytest_deselected(items=left_out)
-        items[:] = kept
 
 
 def free_port() -> int:
@@ -378,81 +331,3 @@ def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
     item.cancel_timeout = cancel  # type: ignore[attr-defined]
     timer.start()
     return True
-
-
-# -- what the server logs ------------------------------------------------------------------
-
-# The loggers a huihua server process writes to, besides the root: huihua's own tree and
-# the libraries it runs on. uvicorn's access logger is not among them: `huihua serve` turns
-# it off and writes its own access line (huihua.access).
-PRODUCT_LOGGERS = ("huihua", "httpx", "httpcore", "uvicorn.error", "alembic", "sqlalchemy")
-
-
-class LogCapture(logging.Handler):
-    """Every record that reaches the server's loggers, each once, formatted as a line."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-        self.records: list[logging.LogRecord] = []
-        self._lines: list[str] = []
-        self._seen: set[int] = set()
-        self._grew = threading.Condition()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if id(record) in self._seen:  # attached to a logger and to one of its ancestors
-            return
-        self._seen.add(id(record))  # the record stays in self.records: its id is not reused
-        line = self.format(record)  # the message, and the traceback of an exception
-        with self._grew:
-            self.records.append(record)
-            self._lines.append(line)
-            self._grew.notify_all()
-
-    @property
-    def text(self) -> str:
-        with self._grew:
-            return "\n".join(self._lines)
-
-    def wait_for(self, fragment: str, timeout: float = 10) -> None:
-        """Return once a line holds ``fragment``; fail the test if none does in time."""
-        deadline = time.monotonic() + timeout
-        with self._grew:
-            while not any(fragment in line for line in self._lines):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no log line holds {fragment!r} after {timeout} s")
-                self._grew.wait(left)
-
-
-@pytest.fixture
-def server_logs() -> Iterator[LogCapture]:
-    """Capture, at DEBUG, every record of every logger the server writes to, whatever the
-    pytest version (caplog reaches only what pytest attaches to, which changes).
-
-    The handler goes on the root, on each of PRODUCT_LOGGERS and on every logger of theirs
-    that does not pass its records up; the root is set to DEBUG, as ``caplog.set_level``
-    would. Levels the code itself set on a logger stay: they are part of what is tested
-    (huihua keeps httpx at WARNING, as its request lines carry WeChat's secret).
-    """
-    capture = LogCapture()
-    root = logging.getLogger()
-    loggers = [root, *(logging.getLogger(name) for name in PRODUCT_LOGGERS)]
-    loggers += [
-        logger
-        for name, logger in root.manager.loggerDict.items()
-        if isinstance(logger, logging.Logger)
-        and not logger.propagate
-        and logger not in loggers
-        and any(name.startswith(product + ".") for product in PRODUCT_LOGGERS)
-    ]
-    saved_level = root.level
-    for logger in loggers:
-        logger.addHandler(capture)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield capture
-    finally:
-        root.setLevel(saved_level)
-        for logger in loggers:
-            logger.removeHandler(capture)

@@ -1,4 +1,4 @@
-"""The quick tier, ``python3 -m pytest --quick`` (tests/conftest.py): it keeps only the tests
+"""The quick tier, ``python3 -m pytest --quick`` (tests/quick_tier.py): it keeps only the tests
 that need no server and no outside program, each store-parametrized test on SQLite alone;
 without the option nothing is left out.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import QUICK_LEAVES_OUT, SERVER_STORES, quick
+from .quick_tier import QUICK_LEAVES_OUT, SERVER_STORES, quick
 
 ROOT = Path(__file__).resolve().parent.parent
 # A test of each way one comes to need a server or a program: the store_kind fixture
