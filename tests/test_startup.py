@@ -148,4 +148,4 @@ def test_several_workers_on_sqlite_are_warned_about(tmp_path: Path):
         process.terminate()
         _, stderr = process.communicate(timeout=30)
     assert "workers: 2 processes on SQLite" in stderr
-    assert "one worker is advised" in stderr
+    assert "writes take turns at the one write lock" in stderr
