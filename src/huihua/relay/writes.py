@@ -116,19 +116,3 @@ def fail_expired(db: Db, key: tuple[str, str, int], now: int, reason: str) -> bo
     q.update_message(db, user_id, session_id, seq, now, values)
     q.touch_session(db, user_id, session_id, now)
     return True
-
-
-def stop_in_store(db: Db, key: tuple[str, str, int], now: int) -> str | None:
-    """Set a reply generated elsewhere ``cancelled`` in the store (its host stops at its
-    next flush); return the status it has after: None when there is no such message."""
-    user_id, session_id, seq = key
-    if not q.lock_session(db, user_id, session_id):
-        return None
-    row = q.message_for_update(db, user_id, session_id, seq)
-    if row is None:
-        return None
-    if row.status != STREAMING:
-        return str(row.status or "complete")
-    q.update_message(db, user_id, session_id, seq, now, {"status": "cancelled"})
-    q.touch_session(db, user_id, session_id, now)
-    return "cancelled"
