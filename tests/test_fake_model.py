@@ -11,7 +11,6 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +22,12 @@ from openai.types.chat import ChatCompletionChunk
 from .conftest import free_port
 from .fake_model import FakeModel
 from .fake_script import POEM, Fail, Hang, Reply, chinese_pieces, until, wait_until
+from .model_client_cases import fake as fake  # a fixture: pytest finds it by name
+from .model_client_cases import server as server  # a fixture: pytest finds it by name
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-fake-0123456789"
 ASK: list[Any] = [{"role": "user", "content": "写一首秋天的诗"}]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeModel]:
-    fake = FakeModel(free_port())
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake(server: FakeModel) -> FakeModel:
-    server.reset()
-    return server
 
 
 def client(fake: FakeModel, **options: Any) -> openai.OpenAI:
