@@ -62,7 +62,8 @@ class Store:
         return await self._runner.write(fn)
 
     async def read(self, fn: Callable[[Db], T], *, long: bool = False) -> T:
-        """Run ``fn`` in a read transaction (``long``: off the event loop on every store)."""
+        """Run ``fn``, each of its statements its own transaction as a rule: no read needs
+        two statements to agree (``long``: off the event loop on every store)."""
         return await self._runner.read(fn, long=long)
 
     async def snapshot(self, fn: Callable[[Db], T]) -> T:

@@ -2,11 +2,12 @@
 
 A use case is a plain function of a connection (a :class:`~huihua.store.sql.Db`).
 ``write`` runs it in a transaction and returns only after that transaction committed;
-``read`` runs it in a read transaction; ``snapshot`` in one read-only transaction that
-sees the store as of one moment (REPEATABLE READ; SQLite's WAL snapshot), for long reads
-such as an export. ``inject_fault(fault)`` is the tests' way into the retry path: ``fault``
-is called in each write's transaction just before it commits, and what it raises counts
-as that transaction's failure. Two runners, one per kind of store:
+``read`` runs it with each statement its own transaction (no read needs two statements to
+agree; SQLite's long reads, on a thread, run in one); ``snapshot`` in one read-only
+transaction that sees the store as of one moment (REPEATABLE READ; SQLite's WAL snapshot),
+for long reads such as an export. ``inject_fault(fault)`` is the tests' way into the retry
+path: ``fault`` is called in each write's transaction just before it commits, and what it
+raises counts as that transaction's failure. Two runners, one per kind of store:
 
 - :class:`SqliteRunner` (sqlite.py): group commit on the one write connection, the COMMIT's
   fsync on a thread while the event loop goes on; reads on their own connections.
