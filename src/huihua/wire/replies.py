@@ -105,7 +105,10 @@ class DeleteChatReply(Envelope):
     deleted: int = 0
 
 
-class SessionOut(msgspec.Struct):
+# gc=False on the structs made once a row (SessionOut, ChatOut): their fields are strings,
+# numbers and msgspec.Raw, so no instance can be part of a reference cycle, and the
+# collector need not track them (read 358,608 -> 355,109 instructions).
+class SessionOut(msgspec.Struct, gc=False):
     session_id: str
     session_title: str
     created_at: str
@@ -119,7 +122,7 @@ class SessionNamesReply(Envelope):
     next_cursor: str = ""
 
 
-class ChatOut(msgspec.Struct, omit_defaults=True):
+class ChatOut(msgspec.Struct, omit_defaults=True, gc=False):
     """A message as read: the seed's fields always, the others of docs/api.md §5.1 only when
     they are not at their default (``parts`` and ``tool_calls`` as the JSON stored)."""
 
