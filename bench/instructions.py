@@ -30,6 +30,11 @@ MODES = {"add": "add_chat", "read": "query_session_info(50)"}
 
 def instructions(src: Path, mode: str, n: int) -> int:
     """Return the instructions valgrind counted for one in-process run of ``n`` requests."""
+    return counted(src, [str(BENCH / "inprocess.py"), mode, str(n)])
+
+
+def counted(src: Path, script: list[str]) -> int:
+    """Return the instructions valgrind counted for ``python3 *script`` running ``src``."""
     # sys.executable as is: its realpath would leave a virtual environment (and its packages)
     python = sys.executable
     result = subprocess.run(
@@ -39,9 +44,7 @@ def instructions(src: Path, mode: str, n: int) -> int:
             "--cache-sim=no",
             "--cachegrind-out-file=/dev/null",
             python,
-            str(BENCH / "inprocess.py"),
-            mode,
-            str(n),
+            *script,
         ],
         env=os.environ | {"PYTHONPATH": str(src), "PYTHONHASHSEED": "0"},
         capture_output=True,
@@ -51,7 +54,7 @@ def instructions(src: Path, mode: str, n: int) -> int:
     )
     found = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
     if result.returncode != 0 or found is None:
-        sys.exit(f"valgrind run failed ({src}, {mode} {n}):\n{result.stderr[-2000:]}")
+        sys.exit(f"valgrind run failed ({src}, {' '.join(script)}):\n{result.stderr[-2000:]}")
     return int(found.group(1).replace(",", ""))
 
 

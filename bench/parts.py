@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,32 +70,6 @@ def _swap(variant: str) -> None:
         q.put_idempotency = lambda *args, **kwargs: None
 
 
-def count(src: Path, variant: str, n: int) -> int:
-    """Return the instructions valgrind counted for one run of ``n`` requests."""
-    result = subprocess.run(
-        [
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null",
-            sys.executable,
-            __file__,
-            "--run",
-            variant,
-            str(n),
-        ],
-        env=os.environ | {"PYTHONPATH": str(src), "PYTHONHASHSEED": "0"},
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    found = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
-    if result.returncode != 0 or found is None:
-        sys.exit(f"valgrind run failed ({variant} {n}):\n{result.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", default=",".join(VARIANTS), help="of: " + ", ".join(VARIANTS))
@@ -109,17 +80,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.run:  # under valgrind: one load of one variant
         variant, n = args.run
-        sys.path.insert(0, str(BENCH))
-        import inprocess
+        import inprocess  # bench/, as this script's own folder is first on the path
 
         _swap(variant)
         asyncio.run(inprocess.main(VARIANTS[variant], int(n)))
         return
     if shutil.which("valgrind") is None:
         sys.exit("needs valgrind: apt-get install valgrind")
+    from instructions import counted  # bench/, as this script's own folder is first on the path
+
     for variant in args.variants.split(","):
-        short = count(Path(args.src), variant, args.n1)
-        long = count(Path(args.src), variant, args.n2)
+        short = counted(Path(args.src), [__file__, "--run", variant, str(args.n1)])
+        long = counted(Path(args.src), [__file__, "--run", variant, str(args.n2)])
         print(f"{variant:<16} {(long - short) / (args.n2 - args.n1):>10,.0f} instructions/request")
 
 
