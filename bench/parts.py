@@ -8,11 +8,12 @@ part of the request swapped for a stand-in, under ``valgrind --tool=cachegrind``
 N2 requests, as bench/instructions.py counts a build. The differences between variants are
 what the parts cost:
 
-- ``read``: the 50-message read as it is; ``canned_read``: the read's service answers an
-  empty page without touching the store (what every POST costs: the pipeline, parsing,
-  the access line, the reply); ``empty_read``: the service runs an empty unit of work on
-  the store; ``db_read``: it runs the page's statements and drops their rows (the page
-  built and encoded is ``read`` minus this).
+- ``read``: inprocess.py's read as it is (``limit`` 50, of a session of 8 messages);
+  ``canned_read``: the read's service answers an empty page without touching the store
+  (what every POST costs: the pipeline, parsing, the access line, the reply);
+  ``empty_read``: the service runs an empty unit of work on the store; ``db_read``: it runs
+  the page's statements and drops their rows (the page built and encoded is ``read``
+  minus this).
 - ``add``: add_chat as it is; ``canned_add``: the service answers at once;
   ``noop_add``: the service runs a write that changes nothing, through idempotency and
   group commit; ``no_record_add``: add_chat without storing its idempotency record.
