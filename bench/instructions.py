@@ -9,6 +9,7 @@ or the disk cost, which is the same for both builds. Needs Debian's ``valgrind``
 
     python3 bench/instructions.py --base main                 # main against this work tree
     python3 bench/instructions.py --base 9cd5c6c --head HEAD
+    python3 bench/instructions.py --base main --loop uvloop   # on huihua serve's loop
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ BENCH = Path(__file__).resolve().parent
 MODES = {"add": "add_chat", "read": "query_session_info(50)"}
 
 
-def instructions(src: Path, mode: str, n: int) -> int:
+def instructions(src: Path, mode: str, n: int, loop: str = "asyncio") -> int:
     """Return the instructions valgrind counted for one in-process run of ``n`` requests."""
-    return counted(src, [str(BENCH / "inprocess.py"), mode, str(n)])
+    return counted(src, [str(BENCH / "inprocess.py"), mode, str(n), loop])
 
 
 def counted(src: Path, script: list[str]) -> int:
@@ -65,6 +66,12 @@ def main() -> None:
     parser.add_argument("--modes", default="add,read", help="of: add (add_chat), read")
     parser.add_argument("--n1", type=int, default=200, help="requests of the short run")
     parser.add_argument("--n2", type=int, default=1800, help="requests of the long run")
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="the event loop of the load (uvloop: the one huihua serve runs)",
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("needs valgrind: apt-get install valgrind")
@@ -77,8 +84,8 @@ def main() -> None:
                 continue
             per = {}
             for b in builds:
-                short = instructions(b.src, mode, args.n1)
-                long = instructions(b.src, mode, args.n2)
+                short = instructions(b.src, mode, args.n1, args.loop)
+                long = instructions(b.src, mode, args.n2, args.loop)
                 per[b.name] = (long - short) / (args.n2 - args.n1)
                 print(f"  {name:<24} {b.name}: {per[b.name]:,.0f} instructions/request")
             print(f"{name}: head/base {per['head'] / per['base']:.3f}")
