@@ -4,7 +4,7 @@
 
 The event loop is asyncio's own by default, as every count in bench/README.md was made;
 ``uvloop`` runs the load on the loop ``huihua serve`` runs (uvicorn's), whose scheduling
-is in C: add_chat counts about 15,000 instructions fewer there.
+is in C: add_chat counts 15,000 to 17,000 instructions fewer there.
 
 The store is a fresh SQLite file with ``synchronous=OFF`` (an fsync's time is the disk's,
 not huihua's), access lines on at INFO as ``huihua serve`` logs them (to stderr). Eight
