@@ -113,5 +113,5 @@ if __name__ == "__main__":
 
         uvloop.install()
     elif sys.argv[3:] not in ([], ["asyncio"]):
-        sys.exit(f"the loop is asyncio or uvloop, not {sys.argv[3]}")
+        sys.exit(f"the loop is asyncio or uvloop, not {' '.join(sys.argv[3:])}")
     asyncio.run(main(sys.argv[1], int(sys.argv[2])))
